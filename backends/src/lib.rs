@@ -1,0 +1,13 @@
+//! Clients for the model servers Switchyard fronts, and the scrapers that turn
+//! their own metrics into load signals. Nothing here chooses between
+//! endpoints: that is the router's job.
+
+pub mod engine_kind;
+pub mod http_client;
+pub mod load_signals;
+pub mod openai;
+
+pub use engine_kind::EngineKind;
+pub use http_client::{HttpClient, HttpClientConfig, build_http_client};
+pub use load_signals::{EngineLoad, parse_engine_load};
+pub use openai::{OpenAiEndpoint, UpstreamError};

@@ -1,0 +1,191 @@
+//! Builds the running router from a configuration: pools, endpoints,
+//! policies, the model table, and the background health and telemetry
+//! loops.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use switchyard_backends::{EngineKind, HttpClientConfig, OpenAiEndpoint, build_http_client};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, EndpointConfig, HealthConfig, LoggingConfig, RetryConfig, ScrapeConfig, ServerConfig};
+use crate::endpoint::{Endpoint, EndpointSpec};
+use crate::health::{Breaker, run_probes};
+use crate::models::{ModelRoute, ModelTable};
+use crate::observability::metrics as m;
+use crate::pool::Pool;
+use crate::policy;
+use crate::telemetry::run_engine_scrape;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("pool `{pool}`, endpoint {index}: environment variable `{var}` (api_key_env) is not set")]
+    MissingApiKey { pool: String, index: usize, var: String },
+    #[error("pool `{pool}`, endpoint {index}: {message}")]
+    Endpoint { pool: String, index: usize, message: String },
+    #[error("model `{model}` refers to pool `{pool}`, which does not exist")]
+    UnknownPool { model: String, pool: String },
+}
+
+pub struct App {
+    pub models: ModelTable,
+    pub pools: Vec<Arc<Pool>>,
+    pub metrics: PrometheusHandle,
+    pub server: ServerConfig,
+    pub retries: RetryConfig,
+    pub logging: LoggingConfig,
+    health: HealthConfig,
+    scrape: ScrapeConfig,
+}
+
+impl App {
+    pub fn from_config(config: &Config) -> Result<App, BuildError> {
+        let metrics = m::install();
+        let mut pools_by_name = HashMap::new();
+        let mut pools = Vec::new();
+        for (seed, (pool_name, pool_config)) in config.pools.iter().enumerate() {
+            let pool_label: Arc<str> = Arc::from(pool_name.as_str());
+            let timeouts = pool_config.timeouts.unwrap_or(config.timeouts);
+            let client = build_http_client(&HttpClientConfig {
+                connect_timeout: timeouts.connect,
+                ..HttpClientConfig::default()
+            });
+            let endpoints = pool_config
+                .endpoints
+                .iter()
+                .enumerate()
+                .map(|(index, ep)| build_endpoint(index, ep, &pool_label, &config.health).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()?;
+            let pool = Arc::new(Pool {
+                name: pool_label,
+                policy: policy::build(pool_config.policy, 0x5eed ^ seed as u64),
+                endpoints,
+                client,
+                timeouts,
+                max_in_flight_per_endpoint: pool_config.max_in_flight_per_endpoint,
+                stale_after_ms: config.scrape.stale_after.as_millis() as u64,
+            });
+            pools_by_name.insert(pool_name.clone(), Arc::clone(&pool));
+            pools.push(pool);
+        }
+        let mut routes = Vec::new();
+        for (model_name, model) in &config.models {
+            let pool = pools_by_name.get(&model.pool).ok_or_else(|| BuildError::UnknownPool {
+                model: model_name.clone(),
+                pool: model.pool.clone(),
+            })?;
+            routes.push(ModelRoute::new(model_name, Arc::clone(pool), model.served_name.clone()));
+        }
+        Ok(App {
+            models: ModelTable::new(routes),
+            pools,
+            metrics,
+            server: config.server.clone(),
+            retries: config.retries.clone(),
+            logging: config.logging.clone(),
+            health: config.health.clone(),
+            scrape: config.scrape.clone(),
+        })
+    }
+
+    /// Starts the probe and scrape loops; they stop when `shutdown` fires.
+    pub fn spawn_background(&self, shutdown: &CancellationToken) {
+        for pool in &self.pools {
+            for endpoint in &pool.endpoints {
+                if self.health.active.enabled {
+                    tokio::spawn(run_probes(
+                        Arc::clone(endpoint),
+                        pool.client.clone(),
+                        self.health.active.clone(),
+                        shutdown.child_token(),
+                    ));
+                }
+                if self.scrape.enabled
+                    && let Some(path) = &endpoint.metrics_path
+                {
+                    tokio::spawn(run_engine_scrape(
+                        Arc::clone(endpoint),
+                        path.clone(),
+                        pool.client.clone(),
+                        self.scrape.clone(),
+                        shutdown.child_token(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn build_endpoint(
+    index: usize,
+    config: &EndpointConfig,
+    pool: &Arc<str>,
+    health: &HealthConfig,
+) -> Result<Endpoint, BuildError> {
+    let endpoint_error = |message: String| BuildError::Endpoint {
+        pool: pool.to_string(),
+        index,
+        message,
+    };
+    let kind: EngineKind = config.kind.parse().map_err(|e: switchyard_backends::engine_kind::UnknownEngineKind| endpoint_error(e.to_string()))?;
+    let api_key = match &config.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| BuildError::MissingApiKey {
+            pool: pool.to_string(),
+            index,
+            var: var.clone(),
+        })?),
+        None => None,
+    };
+    let upstream = OpenAiEndpoint::new(&config.url, api_key.as_deref()).map_err(|e| endpoint_error(e.to_string()))?;
+    let name = config.name.clone().unwrap_or_else(|| default_endpoint_name(&config.url));
+    let metrics_path = match &config.metrics_path {
+        Some(p) if p.is_empty() => None,
+        Some(p) => Some(p.clone()),
+        None => kind.default_metrics_path().map(str::to_owned),
+    };
+    Ok(Endpoint::new(EndpointSpec {
+        index,
+        name,
+        pool: Arc::clone(pool),
+        kind,
+        weight: config.weight,
+        upstream,
+        served_names: config.served_names.clone(),
+        health_path: config
+            .health_path
+            .clone()
+            .unwrap_or_else(|| kind.default_health_path().to_owned()),
+        metrics_path,
+        breaker: Breaker::new(health.passive.clone()),
+    }))
+}
+
+/// `host:port` (plus any path prefix) of a URL: short, and free of the
+/// credentials a URL may carry.
+fn default_endpoint_name(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) => {
+            let host = uri.host().unwrap_or("unknown");
+            let mut name = match uri.port_u16() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            let path = uri.path().trim_end_matches('/');
+            name.push_str(path);
+            name
+        }
+        Err(_) => "invalid-url".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names_drop_credentials() {
+        assert_eq!(default_endpoint_name("http://user:secret@10.0.0.1:8000/"), "10.0.0.1:8000");
+        assert_eq!(default_endpoint_name("https://api.example.com/openai"), "api.example.com/openai");
+    }
+}

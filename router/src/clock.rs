@@ -1,0 +1,13 @@
+//! Monotonic milliseconds since the process started: cheap to read and
+//! small enough to keep in an atomic, for ages and ejection deadlines.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static START: OnceLock<Instant> = OnceLock::new();
+
+pub fn now_ms() -> u64 {
+    let start = START.get_or_init(Instant::now);
+    // Starts at 1 so that 0 can mean "never".
+    start.elapsed().as_millis() as u64 + 1
+}

@@ -1,0 +1,325 @@
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Top-level configuration. Every section but `pools` and `models` has
+/// defaults, so a minimal file names only its endpoints.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default = "default_listeners")]
+    pub listeners: Vec<ListenerConfig>,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
+    #[serde(default)]
+    pub retries: RetryConfig,
+    #[serde(default)]
+    pub scrape: ScrapeConfig,
+    pub pools: BTreeMap<String, PoolConfig>,
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Tokio worker threads; 0 means one per core. With 1 the router runs on
+    /// a single-threaded runtime, the cheapest way to use one core.
+    pub workers: usize,
+    /// Largest request body accepted (bytes); larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Adds `x-switchyard-endpoint` to responses, naming the endpoint that
+    /// served the request.
+    pub expose_endpoint_header: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            max_body_bytes: 32 * 1024 * 1024,
+            expose_endpoint_header: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    pub address: SocketAddr,
+    #[serde(default)]
+    pub protocol: ListenerProtocol,
+}
+
+fn default_listeners() -> Vec<ListenerConfig> {
+    vec![ListenerConfig {
+        address: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        protocol: ListenerProtocol::OpenAi,
+    }]
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerProtocol {
+    /// OpenAI-compatible HTTP API (`/v1/...`), plus `/health` and `/metrics`.
+    #[default]
+    OpenAi,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `switchyard=debug,info`;
+    /// the `RUST_LOG` environment variable overrides it.
+    pub level: String,
+    /// One info line per request (costs throughput at high rates).
+    pub access_log: bool,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+            access_log: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutsConfig {
+    /// TCP (and TLS) connect to an endpoint.
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// From sending the request to receiving the response head. For a
+    /// streamed completion that is the engine accepting it; for a
+    /// non-streamed one, the whole generation.
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Duration,
+    /// The whole exchange, including streaming the body.
+    #[serde(with = "humantime_serde")]
+    pub total: Duration,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            first_byte: Duration::from_secs(300),
+            total: Duration::from_secs(900),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    pub active: ActiveHealthConfig,
+    pub passive: PassiveHealthConfig,
+}
+
+/// Periodic probes of each endpoint's health path.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActiveHealthConfig {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Consecutive failed probes before an endpoint is ejected.
+    pub unhealthy_threshold: u32,
+    /// Consecutive good probes before an ejected endpoint is readmitted.
+    pub healthy_threshold: u32,
+}
+
+impl Default for ActiveHealthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            unhealthy_threshold: 2,
+            healthy_threshold: 2,
+        }
+    }
+}
+
+/// Circuit breaker fed by real traffic: connect errors, timeouts and 5xx.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PassiveHealthConfig {
+    pub enabled: bool,
+    /// Consecutive failures that open the breaker (eject the endpoint).
+    pub consecutive_failures: u32,
+    /// First ejection length; each further ejection without a success in
+    /// between doubles it, up to `max_ejection`.
+    #[serde(with = "humantime_serde")]
+    pub base_ejection: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_ejection: Duration,
+}
+
+impl Default for PassiveHealthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            consecutive_failures: 3,
+            base_ejection: Duration::from_secs(2),
+            max_ejection: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Retries of failures that happen before any byte reached the client.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (1 disables retries).
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Background scrape of each engine's own metrics.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrapeConfig {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// A reading older than this is treated as unknown by policies.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+}
+
+impl Default for ScrapeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            stale_after: Duration::from_secs(3),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    #[serde(default)]
+    pub policy: PolicyKind,
+    pub endpoints: Vec<EndpointConfig>,
+    /// Overrides the global `timeouts` for this pool.
+    #[serde(default)]
+    pub timeouts: Option<TimeoutsConfig>,
+    /// Requests an endpoint may have in flight through this router; when
+    /// every endpoint is at its limit new requests get 429.
+    #[serde(default)]
+    pub max_in_flight_per_endpoint: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    RoundRobin,
+    Weighted,
+    Random,
+    #[default]
+    LeastConnections,
+    PowerOfTwo,
+}
+
+impl PolicyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round_robin",
+            Self::Weighted => "weighted",
+            Self::Random => "random",
+            Self::LeastConnections => "least_connections",
+            Self::PowerOfTwo => "power_of_two",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Base URL, e.g. `http://10.0.0.5:8000` (requests go to `<url>/v1/...`).
+    pub url: String,
+    /// Label in metrics and logs; defaults to the URL's host:port.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `vllm`, `sglang`, `llamacpp` or `openai` (any other
+    /// OpenAI-compatible server or external API; no engine metrics).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// Name of the environment variable holding this endpoint's API key,
+    /// sent as `Authorization: Bearer`. The key itself never appears in the
+    /// config, in logs or in `config check` output.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Public model name -> the name this endpoint serves it under, where
+    /// they differ (overrides the model's `served_name`).
+    #[serde(default)]
+    pub served_names: BTreeMap<String, String>,
+    /// Overrides the kind's default health path (`/health`, or `/v1/models`
+    /// for `openai`).
+    #[serde(default)]
+    pub health_path: Option<String>,
+    /// Overrides the kind's default metrics path; `""` turns scraping off.
+    #[serde(default)]
+    pub metrics_path: Option<String>,
+}
+
+fn default_kind() -> String {
+    "openai".into()
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The pool that serves this model.
+    pub pool: String,
+    /// The name the endpoints serve it under, if not the public name. The
+    /// router rewrites the request's `model` field in place.
+    #[serde(default)]
+    pub served_name: Option<String>,
+}

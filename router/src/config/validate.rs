@@ -1,0 +1,197 @@
+//! Checks that need more than one field, or more than a type, to decide.
+
+use std::collections::HashSet;
+
+use http::Uri;
+use switchyard_backends::EngineKind;
+
+use super::locate::PathSegment;
+use super::types::{Config, TimeoutsConfig};
+
+type Issue = (Vec<PathSegment>, String);
+
+#[derive(Debug, Default)]
+pub struct ValidationReport {
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+}
+
+fn at(parts: &[&str]) -> Vec<PathSegment> {
+    parts.iter().map(|p| PathSegment::key(p)).collect()
+}
+
+pub fn validate(config: &Config) -> ValidationReport {
+    let mut report = ValidationReport::default();
+    let errors = &mut report.errors;
+
+    if config.listeners.is_empty() {
+        errors.push((at(&["listeners"]), "at least one listener is required".into()));
+    }
+    let mut addresses = HashSet::new();
+    for (i, listener) in config.listeners.iter().enumerate() {
+        if !addresses.insert(listener.address) {
+            let mut path = at(&["listeners"]);
+            path.extend([PathSegment::Index(i), PathSegment::key("address")]);
+            errors.push((path, format!("address {} is used twice", listener.address)));
+        }
+    }
+    if config.server.max_body_bytes == 0 {
+        errors.push((at(&["server", "max_body_bytes"]), "must be greater than 0".into()));
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.logging.level) {
+        errors.push((at(&["logging", "level"]), format!("not a valid log filter: {e}")));
+    }
+    check_timeouts(&config.timeouts, at(&["timeouts"]), errors);
+
+    let health = &config.health;
+    for (name, value) in [
+        ("unhealthy_threshold", health.active.unhealthy_threshold),
+        ("healthy_threshold", health.active.healthy_threshold),
+    ] {
+        if value == 0 {
+            errors.push((at(&["health", "active", name]), "must be at least 1".into()));
+        }
+    }
+    if health.active.enabled && health.active.interval.is_zero() {
+        errors.push((at(&["health", "active", "interval"]), "must be greater than 0".into()));
+    }
+    if health.passive.consecutive_failures == 0 {
+        errors.push((
+            at(&["health", "passive", "consecutive_failures"]),
+            "must be at least 1".into(),
+        ));
+    }
+    if health.passive.max_ejection < health.passive.base_ejection {
+        errors.push((
+            at(&["health", "passive", "max_ejection"]),
+            "must not be shorter than base_ejection".into(),
+        ));
+    }
+    if config.retries.max_attempts == 0 {
+        errors.push((
+            at(&["retries", "max_attempts"]),
+            "must be at least 1 (1 means no retries)".into(),
+        ));
+    }
+    if config.scrape.enabled && config.scrape.interval.is_zero() {
+        errors.push((at(&["scrape", "interval"]), "must be greater than 0".into()));
+    }
+
+    if config.pools.is_empty() {
+        errors.push((at(&["pools"]), "at least one pool is required".into()));
+    }
+    for (pool_name, pool) in &config.pools {
+        let pool_path = at(&["pools", pool_name]);
+        if pool.endpoints.is_empty() {
+            let mut path = pool_path.clone();
+            path.push(PathSegment::key("endpoints"));
+            errors.push((path, "a pool needs at least one endpoint".into()));
+        }
+        if let Some(timeouts) = &pool.timeouts {
+            let mut path = pool_path.clone();
+            path.push(PathSegment::key("timeouts"));
+            check_timeouts(timeouts, path, errors);
+        }
+        if pool.max_in_flight_per_endpoint == Some(0) {
+            let mut path = pool_path.clone();
+            path.push(PathSegment::key("max_in_flight_per_endpoint"));
+            errors.push((path, "must be at least 1 (omit it for no limit)".into()));
+        }
+        let mut names = HashSet::new();
+        for (i, endpoint) in pool.endpoints.iter().enumerate() {
+            let mut ep_path = pool_path.clone();
+            ep_path.extend([PathSegment::key("endpoints"), PathSegment::Index(i)]);
+            let field = |f: &str| {
+                let mut p = ep_path.clone();
+                p.push(PathSegment::key(f));
+                p
+            };
+            if let Err(message) = check_url(&endpoint.url) {
+                errors.push((field("url"), message));
+            }
+            if let Err(e) = endpoint.kind.parse::<EngineKind>() {
+                errors.push((field("kind"), e.to_string()));
+            }
+            if endpoint.weight == 0 {
+                errors.push((field("weight"), "must be at least 1".into()));
+            }
+            let label = endpoint.name.clone().unwrap_or_else(|| endpoint.url.clone());
+            if !names.insert(label.clone()) {
+                errors.push((field("url"), format!("endpoint `{label}` appears twice in this pool")));
+            }
+            for (f, value) in [("health_path", &endpoint.health_path), ("metrics_path", &endpoint.metrics_path)] {
+                if let Some(p) = value
+                    && !p.is_empty()
+                    && !p.starts_with('/')
+                {
+                    errors.push((field(f), "must start with `/`".into()));
+                }
+            }
+            if let Some(var) = &endpoint.api_key_env {
+                if var.is_empty() {
+                    errors.push((field("api_key_env"), "names no variable".into()));
+                } else if std::env::var_os(var).is_none() {
+                    report.warnings.push((
+                        field("api_key_env"),
+                        format!("environment variable `{var}` is not set; `serve` will refuse to start"),
+                    ));
+                }
+            }
+            for public in endpoint.served_names.keys() {
+                if !config.models.contains_key(public) {
+                    let mut p = field("served_names");
+                    p.push(PathSegment::key(public));
+                    report.warnings.push((p, format!("no model named `{public}` is configured")));
+                }
+            }
+        }
+    }
+
+    if config.models.is_empty() {
+        errors.push((at(&["models"]), "at least one model is required".into()));
+    }
+    for (model_name, model) in &config.models {
+        if !config.pools.contains_key(&model.pool) {
+            let known: Vec<&str> = config.pools.keys().map(String::as_str).collect();
+            errors.push((
+                at(&["models", model_name, "pool"]),
+                format!("no pool named `{}` (pools: {})", model.pool, known.join(", ")),
+            ));
+        }
+        if model.served_name.as_deref() == Some("") {
+            errors.push((at(&["models", model_name, "served_name"]), "must not be empty".into()));
+        }
+    }
+    report
+}
+
+fn check_timeouts(t: &TimeoutsConfig, path: Vec<PathSegment>, errors: &mut Vec<Issue>) {
+    for (name, value) in [("connect", t.connect), ("first_byte", t.first_byte), ("total", t.total)] {
+        if value.is_zero() {
+            let mut p = path.clone();
+            p.push(PathSegment::key(name));
+            errors.push((p, "must be greater than 0".into()));
+        }
+    }
+    if t.total < t.first_byte {
+        let mut p = path;
+        p.push(PathSegment::key("total"));
+        errors.push((p, "must not be shorter than first_byte".into()));
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("scheme `{other}` is not supported (use http or https)")),
+        None => return Err("needs a scheme, like http://host:port".into()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("needs a host".into());
+    }
+    if uri.query().is_some() {
+        return Err("must not have a query string".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! One upstream endpoint: what the config says about it and its live state
+//! (in-flight count, health, breaker, the engine's last scraped load). The
+//! request path reads this through atomics only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use metrics::Gauge;
+use switchyard_backends::{EngineKind, EngineLoad, OpenAiEndpoint};
+
+use crate::clock::now_ms;
+use crate::health::Breaker;
+use crate::observability::metrics as m;
+use crate::policy::EndpointSnapshot;
+
+pub struct Endpoint {
+    /// Position in its pool; what policies return.
+    pub index: usize,
+    /// Label for metrics and logs (never contains credentials).
+    pub name: Arc<str>,
+    pub pool: Arc<str>,
+    pub kind: EngineKind,
+    pub weight: u32,
+    pub upstream: OpenAiEndpoint,
+    /// Public model name -> served name, where this endpoint differs.
+    served_names: BTreeMap<String, String>,
+    pub health_path: String,
+    pub metrics_path: Option<String>,
+    pub breaker: Breaker,
+    in_flight: AtomicU32,
+    probe_healthy: AtomicBool,
+    engine: EngineLoadCell,
+    in_flight_gauge: Gauge,
+    healthy_gauge: Gauge,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("pool", &self.pool)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct EndpointSpec {
+    pub index: usize,
+    pub name: String,
+    pub pool: Arc<str>,
+    pub kind: EngineKind,
+    pub weight: u32,
+    pub upstream: OpenAiEndpoint,
+    pub served_names: BTreeMap<String, String>,
+    pub health_path: String,
+    pub metrics_path: Option<String>,
+    pub breaker: Breaker,
+}
+
+impl Endpoint {
+    pub fn new(spec: EndpointSpec) -> Self {
+        let name: Arc<str> = Arc::from(spec.name);
+        let labels = [("pool", spec.pool.to_string()), ("endpoint", name.to_string())];
+        let healthy_gauge = metrics::gauge!(m::ENDPOINT_HEALTHY, &labels);
+        healthy_gauge.set(1.0);
+        Self {
+            index: spec.index,
+            pool: spec.pool,
+            kind: spec.kind,
+            weight: spec.weight,
+            upstream: spec.upstream,
+            served_names: spec.served_names,
+            health_path: spec.health_path,
+            metrics_path: spec.metrics_path,
+            breaker: spec.breaker,
+            // Endpoints start healthy: the first probe runs at once, and
+            // until then failures are caught by retries and the breaker.
+            probe_healthy: AtomicBool::new(true),
+            in_flight: AtomicU32::new(0),
+            engine: EngineLoadCell::default(),
+            in_flight_gauge: metrics::gauge!(m::ENDPOINT_IN_FLIGHT, &labels),
+            healthy_gauge,
+            name,
+        }
+    }
+
+    /// The model name to send this endpoint for a public model name, when
+    /// it differs from `default_served`.
+    pub fn served_name<'a>(&'a self, public: &str, default_served: Option<&'a str>) -> Option<&'a str> {
+        self.served_names.get(public).map(String::as_str).or(default_served)
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn probe_healthy(&self) -> bool {
+        self.probe_healthy.load(Ordering::Relaxed)
+    }
+
+    /// Healthy by probe and not ejected by the breaker.
+    pub fn is_healthy(&self, now_ms: u64) -> bool {
+        self.probe_healthy() && self.breaker.allows(now_ms)
+    }
+
+    /// Records a probe verdict; returns true if it changed the state.
+    pub fn set_probe_healthy(&self, healthy: bool) -> bool {
+        let changed = self.probe_healthy.swap(healthy, Ordering::Relaxed) != healthy;
+        if changed {
+            self.healthy_gauge.set(if healthy { 1.0 } else { 0.0 });
+        }
+        changed
+    }
+
+    pub fn store_engine_load(&self, load: &EngineLoad) {
+        self.engine.store(load, now_ms());
+    }
+
+    /// The engine's last reading, if younger than `stale_after_ms`.
+    pub fn engine_load(&self, now_ms: u64, stale_after_ms: u64) -> Option<EngineLoad> {
+        self.engine.load(now_ms, stale_after_ms)
+    }
+
+    pub fn snapshot(&self, now_ms: u64, stale_after_ms: u64, max_in_flight: Option<u32>) -> EndpointSnapshot {
+        let in_flight = self.in_flight();
+        let engine = self.engine.load(now_ms, stale_after_ms).unwrap_or_default();
+        EndpointSnapshot {
+            available: self.is_healthy(now_ms) && max_in_flight.is_none_or(|cap| in_flight < cap),
+            weight: self.weight,
+            in_flight,
+            engine_running: engine.running,
+            engine_waiting: engine.waiting,
+            kv_cache_usage: engine.kv_cache_usage,
+        }
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    pub fn acquire(self: &Arc<Self>) -> InFlightGuard {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight_gauge.set(f64::from(now));
+        InFlightGuard {
+            endpoint: Arc::clone(self),
+        }
+    }
+}
+
+/// Holds one unit of an endpoint's in-flight count; travels with the
+/// response body so a streamed request counts until its last byte.
+#[derive(Debug)]
+pub struct InFlightGuard {
+    endpoint: Arc<Endpoint>,
+}
+
+impl InFlightGuard {
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.endpoint
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let now = self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        self.endpoint.in_flight_gauge.set(f64::from(now));
+    }
+}
+
+const UNKNOWN: u32 = u32::MAX;
+
+/// The engine's last scraped load, in atomics so readers never lock. Fields
+/// may tear across a concurrent store; each is independently valid, which
+/// is all a policy needs.
+#[derive(Debug)]
+struct EngineLoadCell {
+    running: AtomicU32,
+    waiting: AtomicU32,
+    kv_usage_bits: AtomicU32,
+    prefix_queries_bits: AtomicU64,
+    prefix_hits_bits: AtomicU64,
+    /// `now_ms()` of the scrape; 0 = never scraped.
+    updated_ms: AtomicU64,
+}
+
+impl Default for EngineLoadCell {
+    fn default() -> Self {
+        Self {
+            running: AtomicU32::new(UNKNOWN),
+            waiting: AtomicU32::new(UNKNOWN),
+            kv_usage_bits: AtomicU32::new(f32::NAN.to_bits()),
+            prefix_queries_bits: AtomicU64::new(f64::NAN.to_bits()),
+            prefix_hits_bits: AtomicU64::new(f64::NAN.to_bits()),
+            updated_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl EngineLoadCell {
+    fn store(&self, load: &EngineLoad, at_ms: u64) {
+        let r = Ordering::Relaxed;
+        self.running.store(load.running.unwrap_or(UNKNOWN), r);
+        self.waiting.store(load.waiting.unwrap_or(UNKNOWN), r);
+        self.kv_usage_bits.store(load.kv_cache_usage.unwrap_or(f32::NAN).to_bits(), r);
+        self.prefix_queries_bits.store(load.prefix_cache_queries.unwrap_or(f64::NAN).to_bits(), r);
+        self.prefix_hits_bits.store(load.prefix_cache_hits.unwrap_or(f64::NAN).to_bits(), r);
+        self.updated_ms.store(at_ms, Ordering::Release);
+    }
+
+    fn load(&self, now_ms: u64, stale_after_ms: u64) -> Option<EngineLoad> {
+        let updated = self.updated_ms.load(Ordering::Acquire);
+        if updated == 0 || now_ms.saturating_sub(updated) > stale_after_ms {
+            return None;
+        }
+        let r = Ordering::Relaxed;
+        let count = |v: u32| (v != UNKNOWN).then_some(v);
+        let f32_known = |bits: u32| Some(f32::from_bits(bits)).filter(|v| !v.is_nan());
+        let f64_known = |bits: u64| Some(f64::from_bits(bits)).filter(|v| !v.is_nan());
+        Some(EngineLoad {
+            running: count(self.running.load(r)),
+            waiting: count(self.waiting.load(r)),
+            kv_cache_usage: f32_known(self.kv_usage_bits.load(r)),
+            prefix_cache_queries: f64_known(self.prefix_queries_bits.load(r)),
+            prefix_cache_hits: f64_known(self.prefix_hits_bits.load(r)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_load_goes_stale() {
+        let cell = EngineLoadCell::default();
+        assert_eq!(cell.load(10, 1000), None, "never scraped is unknown");
+        let load = EngineLoad {
+            running: Some(2),
+            waiting: Some(0),
+            kv_cache_usage: Some(0.5),
+            prefix_cache_queries: None,
+            prefix_cache_hits: Some(3.0),
+        };
+        cell.store(&load, 100);
+        assert_eq!(cell.load(600, 1000), Some(load));
+        assert_eq!(cell.load(1101, 1000), None, "older than stale_after is unknown");
+    }
+}

@@ -1,0 +1,62 @@
+//! Metric names (one place, so dashboards and code agree) and the
+//! Prometheus recorder.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by `model`, `endpoint` (`none` when none was reached)
+/// and HTTP `status`.
+pub const REQUESTS: &str = "switchyard_requests_total";
+/// Whole-request latency as the client sees it, by `model`.
+pub const REQUEST_DURATION: &str = "switchyard_request_duration_seconds";
+/// Time to the first response body byte (first token for streams), by `model`.
+pub const TIME_TO_FIRST_BYTE: &str = "switchyard_time_to_first_byte_seconds";
+/// Time spent inside the router per request, upstream wait excluded.
+pub const ROUTER_OVERHEAD: &str = "switchyard_router_overhead_seconds";
+/// Requests in flight through this router, by `pool`, `endpoint`.
+pub const ENDPOINT_IN_FLIGHT: &str = "switchyard_endpoint_in_flight";
+/// 1 when the endpoint passes its health probes, by `pool`, `endpoint`.
+pub const ENDPOINT_HEALTHY: &str = "switchyard_endpoint_healthy";
+/// Attempts after the first, by `model` and `reason`.
+pub const RETRIES: &str = "switchyard_retries_total";
+/// Ejections by `pool`, `endpoint`, `reason` (`active_probe`, `passive`).
+pub const EJECTIONS: &str = "switchyard_endpoint_ejections_total";
+/// Failed upstream attempts by `pool`, `endpoint`, `kind`.
+pub const UPSTREAM_ERRORS: &str = "switchyard_upstream_errors_total";
+/// The engines' own gauges as last scraped, by `pool`, `endpoint`.
+pub const ENGINE_WAITING: &str = "switchyard_engine_requests_waiting";
+pub const ENGINE_RUNNING: &str = "switchyard_engine_requests_running";
+pub const ENGINE_KV_USAGE: &str = "switchyard_engine_kv_cache_usage";
+pub const SCRAPE_ERRORS: &str = "switchyard_engine_scrape_errors_total";
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder once and returns its handle. Several
+/// routers in one process (tests) share it.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(ROUTER_OVERHEAD.into()), OVERHEAD_BUCKETS)
+                .and_then(|b| b.set_buckets(LATENCY_BUCKETS));
+            let recorder = match builder {
+                Ok(b) => b.build_recorder(),
+                // Only reachable with empty bucket lists, which these are not.
+                Err(_) => PrometheusBuilder::new().build_recorder(),
+            };
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,150 @@
+//! Routing policies: small, pure functions of (request features, endpoint
+//! snapshots) that return the index of the endpoint to use. They never
+//! block and never touch the network; telemetry loops keep the snapshots
+//! fresh.
+
+mod least_connections;
+mod power_of_two;
+mod random;
+mod rng;
+mod round_robin;
+mod weighted;
+
+use std::fmt;
+
+pub use least_connections::LeastConnections;
+pub use power_of_two::PowerOfTwo;
+pub use random::Random;
+pub use round_robin::RoundRobin;
+pub use weighted::Weighted;
+
+use crate::config::PolicyKind;
+
+/// What a policy may know about the request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFeatures<'a> {
+    pub model: &'a str,
+    pub stream: bool,
+    /// Size of the request body, a cheap proxy for prompt length.
+    pub body_bytes: usize,
+}
+
+/// Everything a policy may read about one endpoint, at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EndpointSnapshot {
+    /// Healthy, not ejected, under its in-flight cap, and not already tried
+    /// for this request.
+    pub available: bool,
+    pub weight: u32,
+    /// Requests this router has in flight to the endpoint.
+    pub in_flight: u32,
+    /// The engine's own running count, when a fresh scrape has it.
+    pub engine_running: Option<u32>,
+    /// The engine's own waiting queue, when a fresh scrape has it.
+    pub engine_waiting: Option<u32>,
+    /// The engine's KV-cache usage (0..=1), when a fresh scrape has it.
+    pub kv_cache_usage: Option<f32>,
+}
+
+impl EndpointSnapshot {
+    /// Work the endpoint has that a new request would queue behind: what
+    /// this router sent it plus what the engine says is waiting.
+    pub fn load(&self) -> u64 {
+        u64::from(self.in_flight) + u64::from(self.engine_waiting.unwrap_or(0))
+    }
+}
+
+/// A read-only view of a pool's endpoints. Production reads live atomics
+/// through it without copying the whole pool; tests use a plain slice.
+pub trait EndpointSnapshots {
+    fn len(&self) -> usize;
+    fn get(&self, index: usize) -> EndpointSnapshot;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl EndpointSnapshots for &[EndpointSnapshot] {
+    fn len(&self) -> usize {
+        <[EndpointSnapshot]>::len(self)
+    }
+    fn get(&self, index: usize) -> EndpointSnapshot {
+        self[index]
+    }
+}
+
+impl<const N: usize> EndpointSnapshots for [EndpointSnapshot; N] {
+    fn len(&self) -> usize {
+        N
+    }
+    fn get(&self, index: usize) -> EndpointSnapshot {
+        self[index]
+    }
+}
+
+pub trait Policy: Send + Sync + fmt::Debug {
+    fn name(&self) -> &'static str;
+    /// The chosen endpoint's index, or `None` when no endpoint is available.
+    fn pick(&self, request: &RequestFeatures<'_>, endpoints: &dyn EndpointSnapshots) -> Option<usize>;
+}
+
+pub fn build(kind: PolicyKind, seed: u64) -> Box<dyn Policy> {
+    match kind {
+        PolicyKind::RoundRobin => Box::new(RoundRobin::default()),
+        PolicyKind::Weighted => Box::new(Weighted::default()),
+        PolicyKind::Random => Box::new(Random::with_seed(seed)),
+        PolicyKind::LeastConnections => Box::new(LeastConnections::default()),
+        PolicyKind::PowerOfTwo => Box::new(PowerOfTwo::with_seed(seed)),
+    }
+}
+
+/// The `k`-th available endpoint (0-based), scanning in index order.
+fn nth_available(endpoints: &dyn EndpointSnapshots, k: usize) -> Option<usize> {
+    (0..endpoints.len())
+        .filter(|&i| endpoints.get(i).available)
+        .nth(k)
+}
+
+fn count_available(endpoints: &dyn EndpointSnapshots) -> usize {
+    (0..endpoints.len()).filter(|&i| endpoints.get(i).available).count()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub fn features() -> RequestFeatures<'static> {
+        RequestFeatures {
+            model: "m",
+            stream: false,
+            body_bytes: 100,
+        }
+    }
+
+    pub fn up(in_flight: u32) -> EndpointSnapshot {
+        EndpointSnapshot {
+            available: true,
+            weight: 1,
+            in_flight,
+            ..Default::default()
+        }
+    }
+
+    pub fn down() -> EndpointSnapshot {
+        EndpointSnapshot {
+            available: false,
+            weight: 1,
+            ..Default::default()
+        }
+    }
+
+    /// Picks `n` times and counts how often each endpoint was chosen.
+    pub fn histogram(policy: &dyn Policy, endpoints: &[EndpointSnapshot], n: usize) -> Vec<usize> {
+        let mut counts = vec![0; endpoints.len()];
+        for _ in 0..n {
+            let i = policy.pick(&features(), &endpoints).expect("an endpoint");
+            counts[i] += 1;
+        }
+        counts
+    }
+}

@@ -1,0 +1,125 @@
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::Sleep;
+
+use crate::clock::now_ms;
+use crate::endpoint::InFlightGuard;
+use crate::front::errors::sse_error_event;
+use crate::models::ModelRoute;
+use crate::observability::metrics as m;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An upstream response body on its way to the client, frame by frame as it
+/// arrives: nothing is buffered or re-encoded. It holds the endpoint's
+/// in-flight count until the last byte, enforces the total timeout, and
+/// records latency. If the upstream breaks mid-stream an SSE response ends
+/// with an OpenAI-style error event (bytes were already sent, so no retry);
+/// any other body is cut off, which the client sees as an incomplete
+/// response. Dropping it (the client went away) drops the upstream
+/// connection, which is how the engine learns to abort the request.
+pub struct ProxyBody {
+    upstream: Option<Incoming>,
+    deadline: Pin<Box<Sleep>>,
+    is_sse: bool,
+    guard: Option<InFlightGuard>,
+    route: Arc<ModelRoute>,
+    received_at: Instant,
+    first_byte_seen: bool,
+}
+
+impl ProxyBody {
+    pub fn new(
+        upstream: Incoming,
+        deadline: tokio::time::Instant,
+        is_sse: bool,
+        guard: InFlightGuard,
+        route: Arc<ModelRoute>,
+        received_at: Instant,
+    ) -> Self {
+        Self {
+            upstream: Some(upstream),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            is_sse,
+            guard: Some(guard),
+            route,
+            received_at,
+            first_byte_seen: false,
+        }
+    }
+
+    fn finish(&mut self) {
+        self.upstream = None;
+        if let Some(guard) = self.guard.take() {
+            guard.endpoint().breaker.record_success();
+        }
+        self.route.request_duration.record(self.received_at.elapsed().as_secs_f64());
+    }
+
+    fn fail(&mut self, kind: &'static str, message: String) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.upstream = None;
+        if let Some(guard) = self.guard.take() {
+            let endpoint = guard.endpoint();
+            endpoint.breaker.record_failure(now_ms());
+            metrics::counter!(m::UPSTREAM_ERRORS, "pool" => endpoint.pool.to_string(), "endpoint" => endpoint.name.to_string(), "kind" => kind).increment(1);
+            tracing::warn!(pool = %endpoint.pool, endpoint = %endpoint.name, kind, error = %message, "upstream failed mid-response");
+        }
+        self.route.request_duration.record(self.received_at.elapsed().as_secs_f64());
+        if self.is_sse {
+            Poll::Ready(Some(Ok(Frame::data(sse_error_event(&message)))))
+        } else {
+            Poll::Ready(Some(Err(message.into())))
+        }
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let Some(upstream) = this.upstream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            return this.fail("total_timeout", "The upstream response exceeded the total timeout.".into());
+        }
+        match Pin::new(upstream).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => {
+                if !this.first_byte_seen && frame.is_data() {
+                    this.first_byte_seen = true;
+                    this.route
+                        .time_to_first_byte
+                        .record(this.received_at.elapsed().as_secs_f64());
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => this.fail("stream_broken", format!("The upstream connection broke mid-response: {e}")),
+            Poll::Ready(None) => {
+                this.finish();
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // Only once the upstream's end has been polled, so `finish` runs.
+        self.upstream.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.upstream {
+            // Exact only while nothing can be appended.
+            Some(upstream) if !self.is_sse => upstream.size_hint(),
+            _ => SizeHint::default(),
+        }
+    }
+}

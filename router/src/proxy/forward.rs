@@ -1,0 +1,196 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Method, Response, StatusCode};
+use hyper::body::Incoming;
+use switchyard_backends::UpstreamError;
+
+use super::backoff;
+use super::body::ProxyBody;
+use crate::app::App;
+use crate::clock::now_ms;
+use crate::endpoint::Endpoint;
+use crate::front::errors::ApiError;
+use crate::front::request_fields::with_model;
+use crate::health::FailureVerdict;
+use crate::models::ModelRoute;
+use crate::observability::metrics as m;
+use crate::policy::RequestFeatures;
+use crate::pool::PickError;
+
+pub struct ForwardRequest<'a> {
+    pub route: &'a Arc<ModelRoute>,
+    pub path_and_query: &'a str,
+    /// Headers to send upstream, already stripped of hop-by-hop ones.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub model_span: std::ops::Range<usize>,
+    pub stream: bool,
+    pub received_at: Instant,
+}
+
+#[derive(Debug)]
+pub struct ForwardError {
+    pub error: ApiError,
+    /// The last endpoint tried, if any.
+    pub endpoint: Option<Arc<str>>,
+}
+
+/// What went wrong with one attempt, and whether another endpoint may fix it.
+enum AttemptFailure {
+    Upstream(UpstreamError),
+    Status(Response<Incoming>),
+}
+
+/// Sends the request to an endpoint of the model's pool, retrying on another
+/// endpoint when an attempt fails before any byte reached the client.
+pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response<ProxyBody>, Arc<str>), ForwardError> {
+    let route = request.route;
+    let pool = &route.pool;
+    let features = RequestFeatures {
+        model: &route.name,
+        stream: request.stream,
+        body_bytes: request.body.len(),
+    };
+    let deadline = tokio::time::Instant::from_std(request.received_at) + pool.timeouts.total;
+    let max_attempts = app.retries.max_attempts.max(1);
+    let mut tried: Vec<usize> = Vec::new();
+    let mut waited = Duration::ZERO;
+    let mut last_failure: Option<(AttemptFailure, Arc<str>)> = None;
+
+    for attempt in 1..=max_attempts {
+        let endpoint = match pool.pick(&features, &tried) {
+            Ok(endpoint) => endpoint,
+            // Out of endpoints mid-retry: report what the last attempt saw.
+            Err(_) if last_failure.is_some() => break,
+            Err(PickError::AtCapacity) => return Err(no_endpoint(ApiError::at_capacity(&route.name))),
+            Err(PickError::NoHealthyEndpoint) => return Err(no_endpoint(ApiError::no_healthy_endpoint(&route.name))),
+        };
+        if attempt > 1 {
+            let reason = match &last_failure {
+                Some((AttemptFailure::Status(_), _)) => "status",
+                _ => "error",
+            };
+            metrics::counter!(m::RETRIES, "model" => route.name.to_string(), "reason" => reason).increment(1);
+            let pause = backoff::delay(&app.retries, attempt - 1);
+            let started = Instant::now();
+            tokio::time::sleep(pause).await;
+            waited += started.elapsed();
+        }
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        let guard = endpoint.acquire();
+        let body = match endpoint.served_name(&route.name, route.served_name.as_deref()) {
+            Some(served) if served != &*route.name => with_model(&request.body, &request.model_span, served),
+            _ => request.body.clone(),
+        };
+        let sent_at = Instant::now();
+        let outcome = endpoint
+            .upstream
+            .send(
+                &pool.client,
+                Method::POST,
+                request.path_and_query,
+                request.headers.clone(),
+                body,
+                pool.timeouts.first_byte.min(remaining),
+            )
+            .await;
+        waited += sent_at.elapsed();
+        tried.push(endpoint.index);
+
+        let failure = match outcome {
+            Ok(response) => {
+                let status = response.status();
+                let retryable = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+                if status.is_server_error() {
+                    note_failure(&endpoint, "status_5xx");
+                }
+                if !retryable || attempt == max_attempts {
+                    if !status.is_server_error() {
+                        endpoint.breaker.record_success();
+                    }
+                    record_overhead(request.received_at, waited);
+                    let is_sse = response
+                        .headers()
+                        .get(CONTENT_TYPE)
+                        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+                    let name = Arc::clone(&endpoint.name);
+                    let response = response.map(|upstream| {
+                        ProxyBody::new(upstream, deadline, is_sse, guard, Arc::clone(route), request.received_at)
+                    });
+                    return Ok((response, name));
+                }
+                AttemptFailure::Status(response)
+            }
+            Err(error) => {
+                let kind = match &error {
+                    UpstreamError::Connect(_) => "connect",
+                    UpstreamError::FirstByteTimeout(_) => "first_byte_timeout",
+                    _ => "request",
+                };
+                note_failure(&endpoint, kind);
+                tracing::debug!(endpoint = %endpoint.name, attempt, error = %error, "upstream attempt failed");
+                // A timed-out request may still be running on the engine:
+                // retrying would double its cost, and the budget is spent.
+                if matches!(error, UpstreamError::FirstByteTimeout(_)) {
+                    return Err(ForwardError {
+                        error: ApiError::gateway_timeout(format!("The upstream endpoint did not answer in time: {error}")),
+                        endpoint: Some(Arc::clone(&endpoint.name)),
+                    });
+                }
+                AttemptFailure::Upstream(error)
+            }
+        };
+        last_failure = Some((failure, Arc::clone(&endpoint.name)));
+    }
+
+    match last_failure {
+        Some((AttemptFailure::Status(response), name)) => {
+            // Retries are spent: hand the client the upstream's own error.
+            let Some(index) = tried.last().copied() else {
+                return Err(no_endpoint(ApiError::bad_gateway("No upstream attempt was made.")));
+            };
+            let Some(endpoint) = pool.endpoints.get(index) else {
+                return Err(no_endpoint(ApiError::bad_gateway("No upstream attempt was made.")));
+            };
+            record_overhead(request.received_at, waited);
+            let guard = endpoint.acquire();
+            let response = response.map(|upstream| {
+                ProxyBody::new(upstream, deadline, false, guard, Arc::clone(route), request.received_at)
+            });
+            Ok((response, name))
+        }
+        Some((AttemptFailure::Upstream(error), name)) => Err(ForwardError {
+            error: ApiError::bad_gateway(format!("Every attempt to reach an upstream endpoint failed; last error: {error}")),
+            endpoint: Some(name),
+        }),
+        None => Err(ForwardError {
+            error: ApiError::gateway_timeout("The request's total timeout expired before an endpoint answered."),
+            endpoint: None,
+        }),
+    }
+}
+
+fn no_endpoint(error: ApiError) -> ForwardError {
+    ForwardError { error, endpoint: None }
+}
+
+fn note_failure(endpoint: &Endpoint, kind: &'static str) {
+    let pool = endpoint.pool.to_string();
+    let name = endpoint.name.to_string();
+    metrics::counter!(m::UPSTREAM_ERRORS, "pool" => pool.clone(), "endpoint" => name.clone(), "kind" => kind).increment(1);
+    if let FailureVerdict::Ejected(duration) = endpoint.breaker.record_failure(now_ms()) {
+        metrics::counter!(m::EJECTIONS, "pool" => pool, "endpoint" => name, "reason" => "passive").increment(1);
+        tracing::warn!(pool = %endpoint.pool, endpoint = %endpoint.name, ?duration, kind, "endpoint failed repeatedly; ejected");
+    }
+}
+
+fn record_overhead(received_at: Instant, upstream_and_backoff: Duration) {
+    let overhead = received_at.elapsed().saturating_sub(upstream_and_backoff);
+    metrics::histogram!(m::ROUTER_OVERHEAD).record(overhead.as_secs_f64());
+}

@@ -1,0 +1,9 @@
+//! Sending a request to a pool: pick, send, retry failures that happened
+//! before any byte reached the client, and stream the answer back.
+
+mod backoff;
+mod body;
+mod forward;
+
+pub use body::ProxyBody;
+pub use forward::{ForwardError, ForwardRequest, forward};
