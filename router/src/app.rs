@@ -9,21 +9,33 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use switchyard_backends::{EngineKind, HttpClientConfig, OpenAiEndpoint, build_http_client};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, EndpointConfig, HealthConfig, LoggingConfig, RetryConfig, ScrapeConfig, ServerConfig};
+use crate::config::{
+    Config, EndpointConfig, HealthConfig, LoggingConfig, RetryConfig, ScrapeConfig, ServerConfig,
+};
 use crate::endpoint::{Endpoint, EndpointSpec};
 use crate::health::{Breaker, run_probes};
 use crate::models::{ModelRoute, ModelTable};
 use crate::observability::metrics as m;
-use crate::pool::Pool;
 use crate::policy;
+use crate::pool::Pool;
 use crate::telemetry::run_engine_scrape;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("pool `{pool}`, endpoint {index}: environment variable `{var}` (api_key_env) is not set")]
-    MissingApiKey { pool: String, index: usize, var: String },
+    #[error(
+        "pool `{pool}`, endpoint {index}: environment variable `{var}` (api_key_env) is not set"
+    )]
+    MissingApiKey {
+        pool: String,
+        index: usize,
+        var: String,
+    },
     #[error("pool `{pool}`, endpoint {index}: {message}")]
-    Endpoint { pool: String, index: usize, message: String },
+    Endpoint {
+        pool: String,
+        index: usize,
+        message: String,
+    },
     #[error("model `{model}` refers to pool `{pool}`, which does not exist")]
     UnknownPool { model: String, pool: String },
 }
@@ -55,7 +67,9 @@ impl App {
                 .endpoints
                 .iter()
                 .enumerate()
-                .map(|(index, ep)| build_endpoint(index, ep, &pool_label, &config.health).map(Arc::new))
+                .map(|(index, ep)| {
+                    build_endpoint(index, ep, &pool_label, &config.health).map(Arc::new)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let pool = Arc::new(Pool {
                 name: pool_label,
@@ -71,11 +85,17 @@ impl App {
         }
         let mut routes = Vec::new();
         for (model_name, model) in &config.models {
-            let pool = pools_by_name.get(&model.pool).ok_or_else(|| BuildError::UnknownPool {
-                model: model_name.clone(),
-                pool: model.pool.clone(),
-            })?;
-            routes.push(ModelRoute::new(model_name, Arc::clone(pool), model.served_name.clone()));
+            let pool = pools_by_name
+                .get(&model.pool)
+                .ok_or_else(|| BuildError::UnknownPool {
+                    model: model_name.clone(),
+                    pool: model.pool.clone(),
+                })?;
+            routes.push(ModelRoute::new(
+                model_name,
+                Arc::clone(pool),
+                model.served_name.clone(),
+            ));
         }
         Ok(App {
             models: ModelTable::new(routes),
@@ -128,7 +148,13 @@ fn build_endpoint(
         index,
         message,
     };
-    let kind: EngineKind = config.kind.parse().map_err(|e: switchyard_backends::engine_kind::UnknownEngineKind| endpoint_error(e.to_string()))?;
+    let kind: EngineKind =
+        config
+            .kind
+            .parse()
+            .map_err(|e: switchyard_backends::engine_kind::UnknownEngineKind| {
+                endpoint_error(e.to_string())
+            })?;
     let api_key = match &config.api_key_env {
         Some(var) => Some(std::env::var(var).map_err(|_| BuildError::MissingApiKey {
             pool: pool.to_string(),
@@ -137,8 +163,12 @@ fn build_endpoint(
         })?),
         None => None,
     };
-    let upstream = OpenAiEndpoint::new(&config.url, api_key.as_deref()).map_err(|e| endpoint_error(e.to_string()))?;
-    let name = config.name.clone().unwrap_or_else(|| default_endpoint_name(&config.url));
+    let upstream = OpenAiEndpoint::new(&config.url, api_key.as_deref())
+        .map_err(|e| endpoint_error(e.to_string()))?;
+    let name = config
+        .name
+        .clone()
+        .unwrap_or_else(|| default_endpoint_name(&config.url));
     let metrics_path = match &config.metrics_path {
         Some(p) if p.is_empty() => None,
         Some(p) => Some(p.clone()),
@@ -185,7 +215,13 @@ mod tests {
 
     #[test]
     fn endpoint_names_drop_credentials() {
-        assert_eq!(default_endpoint_name("http://user:secret@10.0.0.1:8000/"), "10.0.0.1:8000");
-        assert_eq!(default_endpoint_name("https://api.example.com/openai"), "api.example.com/openai");
+        assert_eq!(
+            default_endpoint_name("http://user:secret@10.0.0.1:8000/"),
+            "10.0.0.1:8000"
+        );
+        assert_eq!(
+            default_endpoint_name("https://api.example.com/openai"),
+            "api.example.com/openai"
+        );
     }
 }

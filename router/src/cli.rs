@@ -7,11 +7,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, LoggingConfig};
+use crate::demo;
 use crate::observability::logging;
 use crate::server::RunningRouter;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchyard", version, about = "Inference router for GPU model servers")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Inference router for GPU model servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +85,12 @@ fn check(file: &std::path::Path) -> ExitCode {
             for warning in &loaded.warnings {
                 eprintln!("warning: {}:{warning}", file.display());
             }
-            let endpoints: usize = loaded.config.pools.values().map(|p| p.endpoints.len()).sum();
+            let endpoints: usize = loaded
+                .config
+                .pools
+                .values()
+                .map(|p| p.endpoints.len())
+                .sum();
             println!(
                 "{}: ok ({} models, {} pools, {} endpoints)",
                 file.display(),
@@ -100,7 +110,9 @@ fn check(file: &std::path::Path) -> ExitCode {
 fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if workers == 1 {
         // One core: a current-thread runtime avoids work-stealing overhead.
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if workers > 1 {
@@ -168,8 +180,68 @@ async fn run_router(config: &Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run_demo(_l: SocketAddr) -> ExitCode { ExitCode::FAILURE }
-fn sim(_a: SimArgs) -> ExitCode { ExitCode::FAILURE }
+async fn run_demo(listen: SocketAddr) -> ExitCode {
+    let demo = match demo::start(listen).await {
+        Ok(demo) => demo,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("{}", demo.banner());
+    shutdown_signal().await;
+    demo.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+fn sim(args: SimArgs) -> ExitCode {
+    logging::init(&LoggingConfig::default());
+    let mut config = match &args.config {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_norway::from_str::<switchyard_sim::SimConfig>(&text)
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => switchyard_sim::SimConfig::default(),
+    };
+    if args.zero_delay {
+        config = switchyard_sim::SimConfig {
+            served_model_name: config.served_model_name.clone(),
+            seed: config.seed,
+            ..switchyard_sim::SimConfig::zero_delay()
+        };
+    }
+    if let Some(model) = args.model {
+        config.served_model_name = model;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    let rt = match runtime(0) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        tracing::info!(address = %args.listen, model = %config.served_model_name, "simulated engine listening");
+        match switchyard_sim::serve_until(config, args.listen, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
 
 /// Ctrl-C, or SIGTERM on Unix (what orchestrators send).
 async fn shutdown_signal() {

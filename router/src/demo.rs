@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use switchyard_sim::{SimConfig, SimError, Simulator};
 
-use crate::config::{Config, EndpointConfig, ListenerConfig, ListenerProtocol, ModelConfig, PolicyKind, PoolConfig};
+use crate::config::{
+    Config, EndpointConfig, ListenerConfig, ListenerProtocol, ModelConfig, PolicyKind, PoolConfig,
+};
 use crate::server::{RunningRouter, StartError};
 
 pub const DEMO_MODEL: &str = "demo-model";
@@ -84,7 +86,11 @@ pub async fn start(listen: SocketAddr) -> Result<Demo, DemoError> {
             served_model_name: DEMO_MODEL.into(),
             seed: 42 + i,
             // The third engine decodes at half speed.
-            decode_per_token: if i == 2 { base.decode_per_token * 2 } else { base.decode_per_token },
+            decode_per_token: if i == 2 {
+                base.decode_per_token * 2
+            } else {
+                base.decode_per_token
+            },
             ..base
         };
         engines.push(Simulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?);

@@ -62,7 +62,10 @@ pub struct EndpointSpec {
 impl Endpoint {
     pub fn new(spec: EndpointSpec) -> Self {
         let name: Arc<str> = Arc::from(spec.name);
-        let labels = [("pool", spec.pool.to_string()), ("endpoint", name.to_string())];
+        let labels = [
+            ("pool", spec.pool.to_string()),
+            ("endpoint", name.to_string()),
+        ];
         let healthy_gauge = metrics::gauge!(m::ENDPOINT_HEALTHY, &labels);
         healthy_gauge.set(1.0);
         Self {
@@ -88,8 +91,15 @@ impl Endpoint {
 
     /// The model name to send this endpoint for a public model name, when
     /// it differs from `default_served`.
-    pub fn served_name<'a>(&'a self, public: &str, default_served: Option<&'a str>) -> Option<&'a str> {
-        self.served_names.get(public).map(String::as_str).or(default_served)
+    pub fn served_name<'a>(
+        &'a self,
+        public: &str,
+        default_served: Option<&'a str>,
+    ) -> Option<&'a str> {
+        self.served_names
+            .get(public)
+            .map(String::as_str)
+            .or(default_served)
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -123,7 +133,12 @@ impl Endpoint {
         self.engine.load(now_ms, stale_after_ms)
     }
 
-    pub fn snapshot(&self, now_ms: u64, stale_after_ms: u64, max_in_flight: Option<u32>) -> EndpointSnapshot {
+    pub fn snapshot(
+        &self,
+        now_ms: u64,
+        stale_after_ms: u64,
+        max_in_flight: Option<u32>,
+    ) -> EndpointSnapshot {
         let in_flight = self.in_flight();
         let engine = self.engine.load(now_ms, stale_after_ms).unwrap_or_default();
         EndpointSnapshot {
@@ -161,7 +176,11 @@ impl InFlightGuard {
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        let now = self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        let now = self
+            .endpoint
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
         self.endpoint.in_flight_gauge.set(f64::from(now));
     }
 }
@@ -200,9 +219,12 @@ impl EngineLoadCell {
         let r = Ordering::Relaxed;
         self.running.store(load.running.unwrap_or(UNKNOWN), r);
         self.waiting.store(load.waiting.unwrap_or(UNKNOWN), r);
-        self.kv_usage_bits.store(load.kv_cache_usage.unwrap_or(f32::NAN).to_bits(), r);
-        self.prefix_queries_bits.store(load.prefix_cache_queries.unwrap_or(f64::NAN).to_bits(), r);
-        self.prefix_hits_bits.store(load.prefix_cache_hits.unwrap_or(f64::NAN).to_bits(), r);
+        self.kv_usage_bits
+            .store(load.kv_cache_usage.unwrap_or(f32::NAN).to_bits(), r);
+        self.prefix_queries_bits
+            .store(load.prefix_cache_queries.unwrap_or(f64::NAN).to_bits(), r);
+        self.prefix_hits_bits
+            .store(load.prefix_cache_hits.unwrap_or(f64::NAN).to_bits(), r);
         self.updated_ms.store(at_ms, Ordering::Release);
     }
 
@@ -242,6 +264,10 @@ mod tests {
         };
         cell.store(&load, 100);
         assert_eq!(cell.load(600, 1000), Some(load));
-        assert_eq!(cell.load(1101, 1000), None, "older than stale_after is unknown");
+        assert_eq!(
+            cell.load(1101, 1000),
+            None,
+            "older than stale_after is unknown"
+        );
     }
 }

@@ -9,7 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
-// TEMP pub mod demo;
+pub mod demo;
 pub mod endpoint;
 pub mod front;
 pub mod health;

@@ -39,7 +39,10 @@ pub struct ModelTable {
 impl ModelTable {
     pub fn new(routes: Vec<ModelRoute>) -> Self {
         let ordered: Vec<Arc<ModelRoute>> = routes.into_iter().map(Arc::new).collect();
-        let by_name = ordered.iter().map(|r| (Arc::clone(&r.name), Arc::clone(r))).collect();
+        let by_name = ordered
+            .iter()
+            .map(|r| (Arc::clone(&r.name), Arc::clone(r)))
+            .collect();
         Self { by_name, ordered }
     }
 

@@ -57,7 +57,11 @@ impl EndpointSnapshots for LiveSnapshots<'_> {
 impl Pool {
     /// Chooses an endpoint, avoiding `excluded` (those already tried for
     /// this request) unless nothing else is left.
-    pub fn pick(&self, request: &RequestFeatures<'_>, excluded: &[usize]) -> Result<Arc<Endpoint>, PickError> {
+    pub fn pick(
+        &self,
+        request: &RequestFeatures<'_>,
+        excluded: &[usize],
+    ) -> Result<Arc<Endpoint>, PickError> {
         let now = now_ms();
         let live = LiveSnapshots {
             pool: self,
@@ -68,7 +72,10 @@ impl Pool {
             if excluded.is_empty() {
                 return None;
             }
-            let again = LiveSnapshots { excluded: &[], ..live };
+            let again = LiveSnapshots {
+                excluded: &[],
+                ..live
+            };
             self.policy.pick(request, &again)
         });
         match chosen.and_then(|i| self.endpoints.get(i)) {

@@ -26,7 +26,10 @@ pub enum StartError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: SocketAddr, source: io::Error },
+    Bind {
+        address: SocketAddr,
+        source: io::Error,
+    },
 }
 
 /// A router serving in the background of the current runtime.
@@ -52,7 +55,10 @@ impl RunningRouter {
                 })?;
             listeners.push(bound);
         }
-        let addresses = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let addresses = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
         let shutdown = CancellationToken::new();
         app.spawn_background(&shutdown);
         let task = tokio::spawn(serve(Arc::clone(&app), listeners, shutdown.clone()));
@@ -102,13 +108,23 @@ async fn serve(app: Arc<App>, listeners: Vec<TcpListener>, shutdown: Cancellatio
     }
     // Every accept loop has returned, so this is the last reference.
     if let Ok(graceful) = Arc::try_unwrap(graceful) {
-        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-            tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; closing anyway");
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "in-flight requests did not finish within {DRAIN_TIMEOUT:?}; closing anyway"
+            );
         }
     }
 }
 
-async fn accept_loop(listener: TcpListener, app: Arc<App>, graceful: Arc<GracefulShutdown>, shutdown: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<App>,
+    graceful: Arc<GracefulShutdown>,
+    shutdown: CancellationToken,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).keep_alive(true);
     builder.http2().timer(TokioTimer::new());
@@ -130,7 +146,9 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, graceful: Arc<Gracefu
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let service = service_fn(move |request| openai::handle(Arc::clone(&app), request));
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

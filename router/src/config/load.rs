@@ -79,7 +79,11 @@ pub fn load_str(text: &str, source_name: &str) -> Result<LoadedConfig, ConfigErr
             .map(str::to_owned)
             .unwrap_or(message);
         invalid(vec![ConfigIssue {
-            path: if path == "." { "(top level)".into() } else { path },
+            path: if path == "." {
+                "(top level)".into()
+            } else {
+                path
+            },
             line,
             message,
         }])
@@ -129,7 +133,10 @@ mod tests {
         .unwrap();
         let c = loaded.config;
         assert_eq!(c.listeners.len(), 1);
-        assert_eq!(c.pools["p"].policy, crate::config::PolicyKind::LeastConnections);
+        assert_eq!(
+            c.pools["p"].policy,
+            crate::config::PolicyKind::LeastConnections
+        );
         assert_eq!(c.pools["p"].endpoints[0].kind, "openai");
         assert_eq!(c.retries.max_attempts, 3);
     }
@@ -140,14 +147,24 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].path, "pools.p.policy");
         assert_eq!(found[0].line, Some(3));
-        assert!(found[0].message.starts_with("unknown variant `fastest`"), "{}", found[0].message);
+        assert!(
+            found[0].message.starts_with("unknown variant `fastest`"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
     fn unknown_fields_are_errors() {
-        let found = issues("pools:\n  p:\n    endpoints:\n      - url: http://a:1\n        wieght: 2\nmodels: {}\n");
+        let found = issues(
+            "pools:\n  p:\n    endpoints:\n      - url: http://a:1\n        wieght: 2\nmodels: {}\n",
+        );
         assert_eq!(found[0].line, Some(5));
-        assert!(found[0].message.contains("unknown field `wieght`"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("unknown field `wieght`"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
@@ -166,7 +183,11 @@ mod tests {
         let loaded = load_str(text, "t").unwrap();
         assert_eq!(loaded.warnings.len(), 1);
         assert_eq!(loaded.warnings[0].line, Some(5));
-        assert!(loaded.warnings[0].message.contains("SWITCHYARD_TEST_SURELY_UNSET"));
+        assert!(
+            loaded.warnings[0]
+                .message
+                .contains("SWITCHYARD_TEST_SURELY_UNSET")
+        );
     }
 
     #[test]

@@ -77,7 +77,9 @@ fn scan(text: &str) -> Vec<Line<'_>> {
 }
 
 fn mapping_key(body: &str) -> Option<&str> {
-    let colon = body.find(": ").or_else(|| body.strip_suffix(':').map(|k| k.len()))?;
+    let colon = body
+        .find(": ")
+        .or_else(|| body.strip_suffix(':').map(|k| k.len()))?;
     let key = body[..colon].trim();
     let key = key
         .strip_prefix('"')
@@ -95,7 +97,11 @@ pub fn locate_line(text: &str, path: &[PathSegment]) -> Option<usize> {
         let region = &lines[range.clone()];
         let hit = match segment {
             PathSegment::Key(k) => {
-                let col = region.iter().filter(|l| l.key.is_some()).map(|l| l.key_col).min();
+                let col = region
+                    .iter()
+                    .filter(|l| l.key.is_some())
+                    .map(|l| l.key_col)
+                    .min();
                 col.and_then(|col| {
                     region
                         .iter()
@@ -177,17 +183,38 @@ models:
     #[test]
     fn finds_nested_keys_and_items() {
         assert_eq!(locate_line(YAML, &path(&["server", "workers"])), Some(2));
-        assert_eq!(locate_line(YAML, &path(&["pools", "gpu", "endpoints", "0", "url"])), Some(7));
-        assert_eq!(locate_line(YAML, &path(&["pools", "gpu", "endpoints", "0", "weight"])), Some(8));
-        assert_eq!(locate_line(YAML, &path(&["pools", "gpu", "endpoints", "1", "kind"])), Some(10));
-        assert_eq!(locate_line(YAML, &path(&["pools", "cpu", "endpoints", "0", "url"])), Some(13));
-        assert_eq!(locate_line(YAML, &path(&["models", "llama", "pool"])), Some(16));
+        assert_eq!(
+            locate_line(YAML, &path(&["pools", "gpu", "endpoints", "0", "url"])),
+            Some(7)
+        );
+        assert_eq!(
+            locate_line(YAML, &path(&["pools", "gpu", "endpoints", "0", "weight"])),
+            Some(8)
+        );
+        assert_eq!(
+            locate_line(YAML, &path(&["pools", "gpu", "endpoints", "1", "kind"])),
+            Some(10)
+        );
+        assert_eq!(
+            locate_line(YAML, &path(&["pools", "cpu", "endpoints", "0", "url"])),
+            Some(13)
+        );
+        assert_eq!(
+            locate_line(YAML, &path(&["models", "llama", "pool"])),
+            Some(16)
+        );
     }
 
     #[test]
     fn falls_back_to_the_deepest_parent() {
-        assert_eq!(locate_line(YAML, &path(&["pools", "gpu", "endpoints", "5"])), Some(6));
-        assert_eq!(locate_line(YAML, &path(&["models", "llama", "served_name"])), Some(15));
+        assert_eq!(
+            locate_line(YAML, &path(&["pools", "gpu", "endpoints", "5"])),
+            Some(6)
+        );
+        assert_eq!(
+            locate_line(YAML, &path(&["models", "llama", "served_name"])),
+            Some(15)
+        );
         assert_eq!(locate_line(YAML, &path(&["nope"])), None);
     }
 

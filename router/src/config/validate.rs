@@ -25,7 +25,10 @@ pub fn validate(config: &Config) -> ValidationReport {
     let errors = &mut report.errors;
 
     if config.listeners.is_empty() {
-        errors.push((at(&["listeners"]), "at least one listener is required".into()));
+        errors.push((
+            at(&["listeners"]),
+            "at least one listener is required".into(),
+        ));
     }
     let mut addresses = HashSet::new();
     for (i, listener) in config.listeners.iter().enumerate() {
@@ -36,10 +39,16 @@ pub fn validate(config: &Config) -> ValidationReport {
         }
     }
     if config.server.max_body_bytes == 0 {
-        errors.push((at(&["server", "max_body_bytes"]), "must be greater than 0".into()));
+        errors.push((
+            at(&["server", "max_body_bytes"]),
+            "must be greater than 0".into(),
+        ));
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.logging.level) {
-        errors.push((at(&["logging", "level"]), format!("not a valid log filter: {e}")));
+        errors.push((
+            at(&["logging", "level"]),
+            format!("not a valid log filter: {e}"),
+        ));
     }
     check_timeouts(&config.timeouts, at(&["timeouts"]), errors);
 
@@ -53,7 +62,10 @@ pub fn validate(config: &Config) -> ValidationReport {
         }
     }
     if health.active.enabled && health.active.interval.is_zero() {
-        errors.push((at(&["health", "active", "interval"]), "must be greater than 0".into()));
+        errors.push((
+            at(&["health", "active", "interval"]),
+            "must be greater than 0".into(),
+        ));
     }
     if health.passive.consecutive_failures == 0 {
         errors.push((
@@ -115,11 +127,20 @@ pub fn validate(config: &Config) -> ValidationReport {
             if endpoint.weight == 0 {
                 errors.push((field("weight"), "must be at least 1".into()));
             }
-            let label = endpoint.name.clone().unwrap_or_else(|| endpoint.url.clone());
+            let label = endpoint
+                .name
+                .clone()
+                .unwrap_or_else(|| endpoint.url.clone());
             if !names.insert(label.clone()) {
-                errors.push((field("url"), format!("endpoint `{label}` appears twice in this pool")));
+                errors.push((
+                    field("url"),
+                    format!("endpoint `{label}` appears twice in this pool"),
+                ));
             }
-            for (f, value) in [("health_path", &endpoint.health_path), ("metrics_path", &endpoint.metrics_path)] {
+            for (f, value) in [
+                ("health_path", &endpoint.health_path),
+                ("metrics_path", &endpoint.metrics_path),
+            ] {
                 if let Some(p) = value
                     && !p.is_empty()
                     && !p.starts_with('/')
@@ -133,7 +154,9 @@ pub fn validate(config: &Config) -> ValidationReport {
                 } else if std::env::var_os(var).is_none() {
                     report.warnings.push((
                         field("api_key_env"),
-                        format!("environment variable `{var}` is not set; `serve` will refuse to start"),
+                        format!(
+                            "environment variable `{var}` is not set; `serve` will refuse to start"
+                        ),
                     ));
                 }
             }
@@ -141,7 +164,9 @@ pub fn validate(config: &Config) -> ValidationReport {
                 if !config.models.contains_key(public) {
                     let mut p = field("served_names");
                     p.push(PathSegment::key(public));
-                    report.warnings.push((p, format!("no model named `{public}` is configured")));
+                    report
+                        .warnings
+                        .push((p, format!("no model named `{public}` is configured")));
                 }
             }
         }
@@ -155,18 +180,29 @@ pub fn validate(config: &Config) -> ValidationReport {
             let known: Vec<&str> = config.pools.keys().map(String::as_str).collect();
             errors.push((
                 at(&["models", model_name, "pool"]),
-                format!("no pool named `{}` (pools: {})", model.pool, known.join(", ")),
+                format!(
+                    "no pool named `{}` (pools: {})",
+                    model.pool,
+                    known.join(", ")
+                ),
             ));
         }
         if model.served_name.as_deref() == Some("") {
-            errors.push((at(&["models", model_name, "served_name"]), "must not be empty".into()));
+            errors.push((
+                at(&["models", model_name, "served_name"]),
+                "must not be empty".into(),
+            ));
         }
     }
     report
 }
 
 fn check_timeouts(t: &TimeoutsConfig, path: Vec<PathSegment>, errors: &mut Vec<Issue>) {
-    for (name, value) in [("connect", t.connect), ("first_byte", t.first_byte), ("total", t.total)] {
+    for (name, value) in [
+        ("connect", t.connect),
+        ("first_byte", t.first_byte),
+        ("total", t.total),
+    ] {
         if value.is_zero() {
             let mut p = path.clone();
             p.push(PathSegment::key(name));
@@ -184,7 +220,11 @@ fn check_url(url: &str) -> Result<(), String> {
     let uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        Some(other) => return Err(format!("scheme `{other}` is not supported (use http or https)")),
+        Some(other) => {
+            return Err(format!(
+                "scheme `{other}` is not supported (use http or https)"
+            ));
+        }
         None => return Err("needs a scheme, like http://host:port".into()),
     }
     if uri.host().is_none_or(str::is_empty) {

@@ -20,7 +20,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, code: Option<&'static str>, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             kind,
@@ -32,7 +37,12 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", None, message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            message,
+        )
     }
 
     pub fn missing_field(param: &'static str, message: impl Into<String>) -> Self {
@@ -55,7 +65,12 @@ impl ApiError {
     }
 
     pub fn not_found(path: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", Some("unknown_url"), format!("Unknown request URL: {path}."))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("unknown_url"),
+            format!("Unknown request URL: {path}."),
+        )
     }
 
     pub fn method_not_allowed(method: &http::Method, path: &str) -> Self {
@@ -83,7 +98,9 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limit_error",
                 Some("capacity_exceeded"),
-                format!("Every endpoint serving `{model}` is at its concurrency limit; retry shortly."),
+                format!(
+                    "Every endpoint serving `{model}` is at its concurrency limit; retry shortly."
+                ),
             )
         }
     }
@@ -101,11 +118,21 @@ impl ApiError {
     }
 
     pub fn bad_gateway(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_GATEWAY, "upstream_error", Some("bad_gateway"), message)
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            Some("bad_gateway"),
+            message,
+        )
     }
 
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::GATEWAY_TIMEOUT, "upstream_error", Some("upstream_timeout"), message)
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_error",
+            Some("upstream_timeout"),
+            message,
+        )
     }
 
     pub fn body_json(&self) -> serde_json::Value {
@@ -127,7 +154,9 @@ impl ApiError {
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

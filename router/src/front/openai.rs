@@ -23,7 +23,10 @@ use crate::proxy::{ForwardRequest, forward};
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const SERVED_BY: HeaderName = HeaderName::from_static("x-switchyard-endpoint");
 
-pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Response<ResponseBody>, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
     let received_at = Instant::now();
     let request_id = request_id(request.headers());
     let operation = match request.uri().path() {
@@ -38,7 +41,11 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Result<Respons
         (&Method::GET, None, "/v1/models") => list_models(&app),
         (&Method::GET, None, "/health") => health(&app, false),
         (&Method::GET, None, "/ready") => health(&app, true),
-        (&Method::GET, None, "/metrics") => text(StatusCode::OK, "text/plain; version=0.0.4", app.metrics.render()),
+        (&Method::GET, None, "/metrics") => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            app.metrics.render(),
+        ),
         (_, None, path @ ("/v1/models" | "/health" | "/ready" | "/metrics")) => {
             ApiError::method_not_allowed(request.method(), path).into_response()
         }
@@ -83,7 +90,12 @@ async fn proxy(
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             return count(None, ApiError::body_too_large(limit));
         }
-        Err(e) => return count(None, ApiError::bad_request(format!("Could not read the request body: {e}"))),
+        Err(e) => {
+            return count(
+                None,
+                ApiError::bad_request(format!("Could not read the request body: {e}")),
+            );
+        }
     };
     let fields = match request_fields::parse(&body, operation) {
         Ok(fields) => fields,
@@ -92,7 +104,10 @@ async fn proxy(
     let Some(route) = app.models.get(&fields.model) else {
         return count(None, ApiError::model_not_found(&fields.model));
     };
-    let path_and_query = parts.uri.path_and_query().map_or(parts.uri.path(), |pq| pq.as_str());
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str());
     let forwarded = ForwardRequest {
         route,
         path_and_query,
@@ -112,7 +127,11 @@ async fn proxy(
             {
                 head.headers.insert(SERVED_BY, value);
             }
-            (head.status, Some(endpoint), Response::from_parts(head, Either::Right(body)))
+            (
+                head.status,
+                Some(endpoint),
+                Response::from_parts(head, Either::Right(body)),
+            )
         }
         Err(failure) => {
             let status = failure.error.status;
@@ -192,7 +211,10 @@ fn list_models(app: &App) -> Response<ResponseBody> {
             })
         })
         .collect();
-    json(StatusCode::OK, &serde_json::json!({ "object": "list", "data": data }))
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "object": "list", "data": data }),
+    )
 }
 
 /// `/health` answers 200 while the router runs; `/ready` answers 503 unless
@@ -209,8 +231,15 @@ fn health(app: &App, strict: bool) -> Response<ResponseBody> {
             )
         })
         .collect();
-    let ready = app.models.iter().all(|route| route.pool.healthy_count() > 0);
-    let status = if strict && !ready { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let ready = app
+        .models
+        .iter()
+        .all(|route| route.pool.healthy_count() > 0);
+    let status = if strict && !ready {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     json(
         status,
         &serde_json::json!({ "status": if ready { "ok" } else { "degraded" }, "pools": pools }),

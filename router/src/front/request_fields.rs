@@ -58,15 +58,21 @@ pub fn parse(body: &[u8], operation: OpenAiOperation) -> Result<RoutingFields, A
             "The request body must be a JSON object. Send `Content-Type: application/json` with a JSON body.",
         ));
     }
-    let fields: Fields<'_> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("We could not parse the JSON body of your request: {e}")))?;
+    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "We could not parse the JSON body of your request: {e}"
+        ))
+    })?;
     let raw_model = fields
         .model
         .ok_or_else(|| ApiError::missing_field("model", "You must provide a model parameter."))?;
     let model: Cow<'_, str> = serde_json::from_str(raw_model.get())
         .map_err(|_| ApiError::missing_field("model", "`model` must be a string."))?;
     if model.is_empty() {
-        return Err(ApiError::missing_field("model", "You must provide a model parameter."));
+        return Err(ApiError::missing_field(
+            "model",
+            "You must provide a model parameter.",
+        ));
     }
     let required = match operation {
         OpenAiOperation::ChatCompletions => fields.messages,
@@ -76,10 +82,16 @@ pub fn parse(body: &[u8], operation: OpenAiOperation) -> Result<RoutingFields, A
     let field = operation.required_field();
     match required.map(RawValue::get) {
         None | Some("null") => {
-            return Err(ApiError::missing_field(field, format!("Missing required parameter: `{field}`.")));
+            return Err(ApiError::missing_field(
+                field,
+                format!("Missing required parameter: `{field}`."),
+            ));
         }
         Some(raw) if operation == OpenAiOperation::ChatCompletions && !raw.starts_with('[') => {
-            return Err(ApiError::missing_field(field, "`messages` must be an array of message objects."));
+            return Err(ApiError::missing_field(
+                field,
+                "`messages` must be an array of message objects.",
+            ));
         }
         Some(_) => {}
     }
@@ -110,7 +122,8 @@ mod tests {
 
     #[test]
     fn reads_model_stream_and_span() {
-        let body = br#"{"messages":[{"role":"user","content":"hi"}], "model" : "llama", "stream": true}"#;
+        let body =
+            br#"{"messages":[{"role":"user","content":"hi"}], "model" : "llama", "stream": true}"#;
         let f = parse(body, ChatCompletions).unwrap();
         assert_eq!(f.model, "llama");
         assert!(f.stream);
@@ -119,7 +132,8 @@ mod tests {
 
     #[test]
     fn rewrites_only_the_model() {
-        let body = Bytes::from_static(br#"{"model":"public","prompt":"model \"public\"","max_tokens":3}"#);
+        let body =
+            Bytes::from_static(br#"{"model":"public","prompt":"model \"public\"","max_tokens":3}"#);
         let f = parse(&body, Completions).unwrap();
         let out = with_model(&body, &f.model_span, "org/served\"name");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -142,14 +156,38 @@ mod tests {
     fn bad_requests_are_400_with_the_param() {
         assert_eq!(error(b"", Completions).status, 400);
         assert_eq!(error(b"[1,2]", Completions).status, 400);
-        assert_eq!(error(br#"{"model": "m", "prompt": "x""#, Completions).status, 400);
-        assert_eq!(error(br#"{"prompt":"x"}"#, Completions).param, Some("model"));
-        assert_eq!(error(br#"{"model":7,"prompt":"x"}"#, Completions).param, Some("model"));
-        assert_eq!(error(br#"{"model":"","prompt":"x"}"#, Completions).param, Some("model"));
-        assert_eq!(error(br#"{"model":"m"}"#, ChatCompletions).param, Some("messages"));
-        assert_eq!(error(br#"{"model":"m","messages":"hi"}"#, ChatCompletions).param, Some("messages"));
-        assert_eq!(error(br#"{"model":"m","prompt":null}"#, Completions).param, Some("prompt"));
+        assert_eq!(
+            error(br#"{"model": "m", "prompt": "x""#, Completions).status,
+            400
+        );
+        assert_eq!(
+            error(br#"{"prompt":"x"}"#, Completions).param,
+            Some("model")
+        );
+        assert_eq!(
+            error(br#"{"model":7,"prompt":"x"}"#, Completions).param,
+            Some("model")
+        );
+        assert_eq!(
+            error(br#"{"model":"","prompt":"x"}"#, Completions).param,
+            Some("model")
+        );
+        assert_eq!(
+            error(br#"{"model":"m"}"#, ChatCompletions).param,
+            Some("messages")
+        );
+        assert_eq!(
+            error(br#"{"model":"m","messages":"hi"}"#, ChatCompletions).param,
+            Some("messages")
+        );
+        assert_eq!(
+            error(br#"{"model":"m","prompt":null}"#, Completions).param,
+            Some("prompt")
+        );
         assert_eq!(error(br#"{"model":"m"}"#, Embeddings).param, Some("input"));
-        assert_eq!(error(br#"{"model":"m","input":"x","stream":"yes"}"#, Embeddings).status, 400);
+        assert_eq!(
+            error(br#"{"model":"m","input":"x","stream":"yes"}"#, Embeddings).status,
+            400
+        );
     }
 }

@@ -70,7 +70,9 @@ impl Breaker {
             return FailureVerdict::Counted;
         }
         let ejections = self.ejections_in_a_row.load(r) + 1;
-        let factor = 1u32.checked_shl(ejections.saturating_sub(1).min(30)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(ejections.saturating_sub(1).min(30))
+            .unwrap_or(u32::MAX);
         let duration = self
             .config
             .base_ejection
@@ -101,13 +103,23 @@ mod tests {
     fn ejects_after_consecutive_failures_with_growing_backoff() {
         let b = breaker();
         assert_eq!(b.record_failure(1), FailureVerdict::Counted);
-        assert_eq!(b.record_failure(2), FailureVerdict::Ejected(Duration::from_millis(100)));
+        assert_eq!(
+            b.record_failure(2),
+            FailureVerdict::Ejected(Duration::from_millis(100))
+        );
         assert!(!b.allows(50));
         assert!(b.allows(102));
         b.record_failure(200);
-        assert_eq!(b.record_failure(201), FailureVerdict::Ejected(Duration::from_millis(200)));
+        assert_eq!(
+            b.record_failure(201),
+            FailureVerdict::Ejected(Duration::from_millis(200))
+        );
         b.record_failure(500);
-        assert_eq!(b.record_failure(501), FailureVerdict::Ejected(Duration::from_millis(350)), "capped");
+        assert_eq!(
+            b.record_failure(501),
+            FailureVerdict::Ejected(Duration::from_millis(350)),
+            "capped"
+        );
     }
 
     #[test]
@@ -116,10 +128,16 @@ mod tests {
         b.record_failure(1);
         b.record_success();
         assert_eq!(b.record_failure(2), FailureVerdict::Counted);
-        assert_eq!(b.record_failure(3), FailureVerdict::Ejected(Duration::from_millis(100)));
+        assert_eq!(
+            b.record_failure(3),
+            FailureVerdict::Ejected(Duration::from_millis(100))
+        );
         b.record_success();
         b.record_failure(200);
-        assert_eq!(b.record_failure(201), FailureVerdict::Ejected(Duration::from_millis(100)));
+        assert_eq!(
+            b.record_failure(201),
+            FailureVerdict::Ejected(Duration::from_millis(100))
+        );
     }
 
     #[test]

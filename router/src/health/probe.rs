@@ -47,7 +47,11 @@ pub async fn run_probes(
 }
 
 async fn probe_once(endpoint: &Endpoint, client: &HttpClient, timeout: Duration) -> bool {
-    match endpoint.upstream.get(client, &endpoint.health_path, timeout).await {
+    match endpoint
+        .upstream
+        .get(client, &endpoint.health_path, timeout)
+        .await
+    {
         Ok(response) => {
             let ok = response.status().is_success();
             if !ok {

@@ -13,7 +13,8 @@ pub struct LeastConnections {
 /// `a` has less in flight per unit of weight than `b`
 /// (cross-multiplied to stay in integers).
 fn lighter(a: &EndpointSnapshot, b: &EndpointSnapshot) -> bool {
-    u64::from(a.in_flight) * u64::from(b.weight.max(1)) < u64::from(b.in_flight) * u64::from(a.weight.max(1))
+    u64::from(a.in_flight) * u64::from(b.weight.max(1))
+        < u64::from(b.in_flight) * u64::from(a.weight.max(1))
 }
 
 impl Policy for LeastConnections {
@@ -58,13 +59,19 @@ mod tests {
     #[test]
     fn picks_the_least_loaded() {
         let eps = [up(5), up(2), up(7)];
-        assert_eq!(histogram(&LeastConnections::default(), &eps, 10), vec![0, 10, 0]);
+        assert_eq!(
+            histogram(&LeastConnections::default(), &eps, 10),
+            vec![0, 10, 0]
+        );
     }
 
     #[test]
     fn ties_rotate() {
         let eps = [up(1), up(1), up(1), up(4)];
-        assert_eq!(histogram(&LeastConnections::default(), &eps, 300), vec![100, 100, 100, 0]);
+        assert_eq!(
+            histogram(&LeastConnections::default(), &eps, 300),
+            vec![100, 100, 100, 0]
+        );
     }
 
     #[test]

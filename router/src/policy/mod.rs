@@ -85,7 +85,11 @@ impl<const N: usize> EndpointSnapshots for [EndpointSnapshot; N] {
 pub trait Policy: Send + Sync + fmt::Debug {
     fn name(&self) -> &'static str;
     /// The chosen endpoint's index, or `None` when no endpoint is available.
-    fn pick(&self, request: &RequestFeatures<'_>, endpoints: &dyn EndpointSnapshots) -> Option<usize>;
+    fn pick(
+        &self,
+        request: &RequestFeatures<'_>,
+        endpoints: &dyn EndpointSnapshots,
+    ) -> Option<usize>;
 }
 
 pub fn build(kind: PolicyKind, seed: u64) -> Box<dyn Policy> {
@@ -106,7 +110,9 @@ fn nth_available(endpoints: &dyn EndpointSnapshots, k: usize) -> Option<usize> {
 }
 
 fn count_available(endpoints: &dyn EndpointSnapshots) -> usize {
-    (0..endpoints.len()).filter(|&i| endpoints.get(i).available).count()
+    (0..endpoints.len())
+        .filter(|&i| endpoints.get(i).available)
+        .count()
 }
 
 #[cfg(test)]

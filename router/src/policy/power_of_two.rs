@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn two_endpoints_always_the_lighter() {
         let eps = [up(3), up(1)];
-        assert_eq!(histogram(&PowerOfTwo::with_seed(5), &eps, 100), vec![0, 100]);
+        assert_eq!(
+            histogram(&PowerOfTwo::with_seed(5), &eps, 100),
+            vec![0, 100]
+        );
     }
 
     #[test]
@@ -67,7 +70,10 @@ mod tests {
             ..up(0)
         };
         let eps = [queued, up(2)];
-        assert_eq!(histogram(&PowerOfTwo::with_seed(5), &eps, 100), vec![0, 100]);
+        assert_eq!(
+            histogram(&PowerOfTwo::with_seed(5), &eps, 100),
+            vec![0, 100]
+        );
     }
 
     #[test]
@@ -88,7 +94,10 @@ mod tests {
     fn unavailable_one_and_none() {
         let policy = PowerOfTwo::with_seed(1);
         assert_eq!(policy.pick(&features(), &[down(), down()]), None);
-        assert_eq!(histogram(&policy, &[down(), up(7), down()], 50), vec![0, 50, 0]);
+        assert_eq!(
+            histogram(&policy, &[down(), up(7), down()], 50),
+            vec![0, 50, 0]
+        );
         assert_eq!(histogram(&policy, &[up(7)], 5), vec![5]);
     }
 }

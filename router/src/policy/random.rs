@@ -36,7 +36,11 @@ mod tests {
 
     #[test]
     fn spreads_roughly_evenly() {
-        let counts = histogram(&Random::with_seed(42), &[up(0), up(0), up(0), up(0)], 40_000);
+        let counts = histogram(
+            &Random::with_seed(42),
+            &[up(0), up(0), up(0), up(0)],
+            40_000,
+        );
         for c in counts {
             assert!((9_000..11_000).contains(&c), "{c}");
         }
@@ -59,6 +63,9 @@ mod tests {
 
     #[test]
     fn none_when_all_unavailable() {
-        assert_eq!(Random::with_seed(0).pick(&features(), &[down(), down()]), None);
+        assert_eq!(
+            Random::with_seed(0).pick(&features(), &[down(), down()]),
+            None
+        );
     }
 }

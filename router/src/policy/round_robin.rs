@@ -35,20 +35,29 @@ mod tests {
     #[test]
     fn cycles_evenly() {
         let eps = [up(0), up(5), up(0)];
-        assert_eq!(histogram(&RoundRobin::default(), &eps, 300), vec![100, 100, 100]);
+        assert_eq!(
+            histogram(&RoundRobin::default(), &eps, 300),
+            vec![100, 100, 100]
+        );
     }
 
     #[test]
     fn skips_unavailable() {
         let eps = [up(0), down(), up(0)];
-        assert_eq!(histogram(&RoundRobin::default(), &eps, 300), vec![150, 0, 150]);
+        assert_eq!(
+            histogram(&RoundRobin::default(), &eps, 300),
+            vec![150, 0, 150]
+        );
     }
 
     #[test]
     fn all_unavailable_or_empty_is_none() {
         let rr = RoundRobin::default();
         assert_eq!(rr.pick(&features(), &[down(), down()]), None);
-        assert_eq!(rr.pick(&features(), &<&[EndpointSnapshot]>::default()), None);
+        assert_eq!(
+            rr.pick(&features(), &<&[EndpointSnapshot]>::default()),
+            None
+        );
     }
 
     #[test]

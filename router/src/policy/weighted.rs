@@ -18,7 +18,10 @@ impl Policy for Weighted {
 
     fn pick(&self, _: &RequestFeatures<'_>, endpoints: &dyn EndpointSnapshots) -> Option<usize> {
         let n = endpoints.len();
-        let mut current = self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if current.len() != n {
             current.clear();
             current.resize(n, 0);
@@ -50,23 +53,25 @@ mod tests {
     use super::*;
 
     fn weighted(w: u32) -> EndpointSnapshot {
-        EndpointSnapshot {
-            weight: w,
-            ..up(0)
-        }
+        EndpointSnapshot { weight: w, ..up(0) }
     }
 
     #[test]
     fn shares_follow_weights_exactly() {
         let eps = [weighted(5), weighted(1), weighted(1)];
-        assert_eq!(histogram(&Weighted::default(), &eps, 700), vec![500, 100, 100]);
+        assert_eq!(
+            histogram(&Weighted::default(), &eps, 700),
+            vec![500, 100, 100]
+        );
     }
 
     #[test]
     fn interleaves_instead_of_bursting() {
         let eps = [weighted(2), weighted(1)];
         let policy = Weighted::default();
-        let picks: Vec<usize> = (0..6).map(|_| policy.pick(&features(), &eps).unwrap()).collect();
+        let picks: Vec<usize> = (0..6)
+            .map(|_| policy.pick(&features(), &eps).unwrap())
+            .collect();
         assert_eq!(picks, vec![0, 1, 0, 0, 1, 0]);
     }
 
@@ -79,7 +84,10 @@ mod tests {
     #[test]
     fn unavailable_share_goes_to_the_rest() {
         let eps = [weighted(3), down(), weighted(1)];
-        assert_eq!(histogram(&Weighted::default(), &eps, 400), vec![300, 0, 100]);
+        assert_eq!(
+            histogram(&Weighted::default(), &eps, 400),
+            vec![300, 0, 100]
+        );
     }
 
     #[test]

@@ -8,8 +8,13 @@ use crate::config::RetryConfig;
 /// `backoff_base`, capped at `backoff_max`, with "equal jitter" (half fixed,
 /// half random) so retries from many requests do not arrive in lockstep.
 pub fn delay(config: &RetryConfig, retry: u32) -> Duration {
-    let factor = 1u32.checked_shl(retry.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
-    let ceiling = config.backoff_base.saturating_mul(factor).min(config.backoff_max);
+    let factor = 1u32
+        .checked_shl(retry.saturating_sub(1).min(20))
+        .unwrap_or(u32::MAX);
+    let ceiling = config
+        .backoff_base
+        .saturating_mul(factor)
+        .min(config.backoff_max);
     let half = ceiling / 2;
     half + half.mul_f64(rand::rng().random::<f64>())
 }

@@ -59,10 +59,16 @@ impl ProxyBody {
         if let Some(guard) = self.guard.take() {
             guard.endpoint().breaker.record_success();
         }
-        self.route.request_duration.record(self.received_at.elapsed().as_secs_f64());
+        self.route
+            .request_duration
+            .record(self.received_at.elapsed().as_secs_f64());
     }
 
-    fn fail(&mut self, kind: &'static str, message: String) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn fail(
+        &mut self,
+        kind: &'static str,
+        message: String,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.upstream = None;
         if let Some(guard) = self.guard.take() {
             let endpoint = guard.endpoint();
@@ -70,7 +76,9 @@ impl ProxyBody {
             metrics::counter!(m::UPSTREAM_ERRORS, "pool" => endpoint.pool.to_string(), "endpoint" => endpoint.name.to_string(), "kind" => kind).increment(1);
             tracing::warn!(pool = %endpoint.pool, endpoint = %endpoint.name, kind, error = %message, "upstream failed mid-response");
         }
-        self.route.request_duration.record(self.received_at.elapsed().as_secs_f64());
+        self.route
+            .request_duration
+            .record(self.received_at.elapsed().as_secs_f64());
         if self.is_sse {
             Poll::Ready(Some(Ok(Frame::data(sse_error_event(&message)))))
         } else {
@@ -83,13 +91,19 @@ impl Body for ProxyBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let Some(upstream) = this.upstream.as_mut() else {
             return Poll::Ready(None);
         };
         if this.deadline.as_mut().poll(cx).is_ready() {
-            return this.fail("total_timeout", "The upstream response exceeded the total timeout.".into());
+            return this.fail(
+                "total_timeout",
+                "The upstream response exceeded the total timeout.".into(),
+            );
         }
         match Pin::new(upstream).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
@@ -102,7 +116,10 @@ impl Body for ProxyBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => this.fail("stream_broken", format!("The upstream connection broke mid-response: {e}")),
+            Poll::Ready(Some(Err(e))) => this.fail(
+                "stream_broken",
+                format!("The upstream connection broke mid-response: {e}"),
+            ),
             Poll::Ready(None) => {
                 this.finish();
                 Poll::Ready(None)

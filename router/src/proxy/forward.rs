@@ -46,7 +46,10 @@ enum AttemptFailure {
 
 /// Sends the request to an endpoint of the model's pool, retrying on another
 /// endpoint when an attempt fails before any byte reached the client.
-pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response<ProxyBody>, Arc<str>), ForwardError> {
+pub async fn forward(
+    app: &App,
+    request: ForwardRequest<'_>,
+) -> Result<(Response<ProxyBody>, Arc<str>), ForwardError> {
     let route = request.route;
     let pool = &route.pool;
     let features = RequestFeatures {
@@ -65,15 +68,20 @@ pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response
             Ok(endpoint) => endpoint,
             // Out of endpoints mid-retry: report what the last attempt saw.
             Err(_) if last_failure.is_some() => break,
-            Err(PickError::AtCapacity) => return Err(no_endpoint(ApiError::at_capacity(&route.name))),
-            Err(PickError::NoHealthyEndpoint) => return Err(no_endpoint(ApiError::no_healthy_endpoint(&route.name))),
+            Err(PickError::AtCapacity) => {
+                return Err(no_endpoint(ApiError::at_capacity(&route.name)));
+            }
+            Err(PickError::NoHealthyEndpoint) => {
+                return Err(no_endpoint(ApiError::no_healthy_endpoint(&route.name)));
+            }
         };
         if attempt > 1 {
             let reason = match &last_failure {
                 Some((AttemptFailure::Status(_), _)) => "status",
                 _ => "error",
             };
-            metrics::counter!(m::RETRIES, "model" => route.name.to_string(), "reason" => reason).increment(1);
+            metrics::counter!(m::RETRIES, "model" => route.name.to_string(), "reason" => reason)
+                .increment(1);
             let pause = backoff::delay(&app.retries, attempt - 1);
             let started = Instant::now();
             tokio::time::sleep(pause).await;
@@ -85,7 +93,9 @@ pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response
         }
         let guard = endpoint.acquire();
         let body = match endpoint.served_name(&route.name, route.served_name.as_deref()) {
-            Some(served) if served != &*route.name => with_model(&request.body, &request.model_span, served),
+            Some(served) if served != &*route.name => {
+                with_model(&request.body, &request.model_span, served)
+            }
             _ => request.body.clone(),
         };
         let sent_at = Instant::now();
@@ -121,7 +131,14 @@ pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response
                         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
                     let name = Arc::clone(&endpoint.name);
                     let response = response.map(|upstream| {
-                        ProxyBody::new(upstream, deadline, is_sse, guard, Arc::clone(route), request.received_at)
+                        ProxyBody::new(
+                            upstream,
+                            deadline,
+                            is_sse,
+                            guard,
+                            Arc::clone(route),
+                            request.received_at,
+                        )
                     });
                     return Ok((response, name));
                 }
@@ -139,7 +156,9 @@ pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response
                 // retrying would double its cost, and the budget is spent.
                 if matches!(error, UpstreamError::FirstByteTimeout(_)) {
                     return Err(ForwardError {
-                        error: ApiError::gateway_timeout(format!("The upstream endpoint did not answer in time: {error}")),
+                        error: ApiError::gateway_timeout(format!(
+                            "The upstream endpoint did not answer in time: {error}"
+                        )),
                         endpoint: Some(Arc::clone(&endpoint.name)),
                     });
                 }
@@ -153,31 +172,49 @@ pub async fn forward(app: &App, request: ForwardRequest<'_>) -> Result<(Response
         Some((AttemptFailure::Status(response), name)) => {
             // Retries are spent: hand the client the upstream's own error.
             let Some(index) = tried.last().copied() else {
-                return Err(no_endpoint(ApiError::bad_gateway("No upstream attempt was made.")));
+                return Err(no_endpoint(ApiError::bad_gateway(
+                    "No upstream attempt was made.",
+                )));
             };
             let Some(endpoint) = pool.endpoints.get(index) else {
-                return Err(no_endpoint(ApiError::bad_gateway("No upstream attempt was made.")));
+                return Err(no_endpoint(ApiError::bad_gateway(
+                    "No upstream attempt was made.",
+                )));
             };
             record_overhead(request.received_at, waited);
             let guard = endpoint.acquire();
             let response = response.map(|upstream| {
-                ProxyBody::new(upstream, deadline, false, guard, Arc::clone(route), request.received_at)
+                ProxyBody::new(
+                    upstream,
+                    deadline,
+                    false,
+                    guard,
+                    Arc::clone(route),
+                    request.received_at,
+                )
             });
             Ok((response, name))
         }
         Some((AttemptFailure::Upstream(error), name)) => Err(ForwardError {
-            error: ApiError::bad_gateway(format!("Every attempt to reach an upstream endpoint failed; last error: {error}")),
+            error: ApiError::bad_gateway(format!(
+                "Every attempt to reach an upstream endpoint failed; last error: {error}"
+            )),
             endpoint: Some(name),
         }),
         None => Err(ForwardError {
-            error: ApiError::gateway_timeout("The request's total timeout expired before an endpoint answered."),
+            error: ApiError::gateway_timeout(
+                "The request's total timeout expired before an endpoint answered.",
+            ),
             endpoint: None,
         }),
     }
 }
 
 fn no_endpoint(error: ApiError) -> ForwardError {
-    ForwardError { error, endpoint: None }
+    ForwardError {
+        error,
+        endpoint: None,
+    }
 }
 
 fn note_failure(endpoint: &Endpoint, kind: &'static str) {
@@ -185,7 +222,8 @@ fn note_failure(endpoint: &Endpoint, kind: &'static str) {
     let name = endpoint.name.to_string();
     metrics::counter!(m::UPSTREAM_ERRORS, "pool" => pool.clone(), "endpoint" => name.clone(), "kind" => kind).increment(1);
     if let FailureVerdict::Ejected(duration) = endpoint.breaker.record_failure(now_ms()) {
-        metrics::counter!(m::EJECTIONS, "pool" => pool, "endpoint" => name, "reason" => "passive").increment(1);
+        metrics::counter!(m::EJECTIONS, "pool" => pool, "endpoint" => name, "reason" => "passive")
+            .increment(1);
         tracing::warn!(pool = %endpoint.pool, endpoint = %endpoint.name, ?duration, kind, "endpoint failed repeatedly; ejected");
     }
 }

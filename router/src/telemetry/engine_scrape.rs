@@ -23,7 +23,10 @@ pub async fn run_engine_scrape(
 ) {
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let labels = [("pool", endpoint.pool.to_string()), ("endpoint", endpoint.name.to_string())];
+    let labels = [
+        ("pool", endpoint.pool.to_string()),
+        ("endpoint", endpoint.name.to_string()),
+    ];
     let waiting = metrics::gauge!(m::ENGINE_WAITING, &labels);
     let running = metrics::gauge!(m::ENGINE_RUNNING, &labels);
     let kv_usage = metrics::gauge!(m::ENGINE_KV_USAGE, &labels);
