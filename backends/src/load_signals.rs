@@ -36,7 +36,10 @@ fn names_for(kind: EngineKind) -> MetricNames {
             waiting: &["vllm:num_requests_waiting"],
             // The second name is what vLLM releases before 0.10 exported.
             kv_usage: &["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"],
-            prefix_queries: &["vllm:prefix_cache_queries_total", "vllm:prefix_cache_queries"],
+            prefix_queries: &[
+                "vllm:prefix_cache_queries_total",
+                "vllm:prefix_cache_queries",
+            ],
             prefix_hits: &["vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits"],
         },
         EngineKind::Sglang => MetricNames {

@@ -46,7 +46,10 @@ impl std::fmt::Debug for OpenAiEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiEndpoint")
             .field("base", &self.base)
-            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -130,8 +133,15 @@ impl OpenAiEndpoint {
         path: &str,
         timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        self.send(client, Method::GET, path, HeaderMap::new(), Bytes::new(), timeout)
-            .await
+        self.send(
+            client,
+            Method::GET,
+            path,
+            HeaderMap::new(),
+            Bytes::new(),
+            timeout,
+        )
+        .await
     }
 }
 

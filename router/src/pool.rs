@@ -52,6 +52,16 @@ impl EndpointSnapshots for LiveSnapshots<'_> {
         }
         snapshot
     }
+
+    fn is_available(&self, index: usize) -> bool {
+        let endpoint = &self.pool.endpoints[index];
+        endpoint.is_healthy(self.now_ms)
+            && self
+                .pool
+                .max_in_flight_per_endpoint
+                .is_none_or(|cap| endpoint.in_flight() < cap)
+            && !self.excluded.contains(&index)
+    }
 }
 
 impl Pool {

@@ -92,11 +92,20 @@ pub async fn eventually(timeout: Duration, mut check: impl AsyncFnMut() -> bool)
     }
 }
 
-/// Sends one non-streamed chat request and returns (status, serving endpoint).
+/// Sends one non-streamed chat request for `MODEL` and returns (status,
+/// serving endpoint).
 pub async fn chat_once(client: &reqwest::Client, url: &str) -> (u16, Option<String>) {
+    chat_once_for(client, url, MODEL).await
+}
+
+pub async fn chat_once_for(
+    client: &reqwest::Client,
+    url: &str,
+    model: &str,
+) -> (u16, Option<String>) {
     let response = client
         .post(format!("{url}/v1/chat/completions"))
-        .json(&chat_body(MODEL, false, 4))
+        .json(&chat_body(model, false, 4))
         .send()
         .await
         .expect("router answers");

