@@ -42,6 +42,8 @@ pub enum BuildError {
 
 pub struct App {
     pub models: ModelTable,
+    /// Time spent in the router per request, upstream wait excluded.
+    pub router_overhead: metrics::Histogram,
     pub pools: Vec<Arc<Pool>>,
     pub metrics: PrometheusHandle,
     pub server: ServerConfig,
@@ -99,6 +101,7 @@ impl App {
         }
         Ok(App {
             models: ModelTable::new(routes),
+            router_overhead: metrics::histogram!(m::ROUTER_OVERHEAD),
             pools,
             metrics,
             server: config.server.clone(),

@@ -28,6 +28,8 @@ pub struct Endpoint {
     pub health_path: String,
     pub metrics_path: Option<String>,
     pub breaker: Breaker,
+    /// `name` as a response header value, built once.
+    pub name_header: Option<http::HeaderValue>,
     in_flight: AtomicU32,
     probe_healthy: AtomicBool,
     engine: EngineLoadCell,
@@ -85,6 +87,7 @@ impl Endpoint {
             engine: EngineLoadCell::default(),
             in_flight_gauge: metrics::gauge!(m::ENDPOINT_IN_FLIGHT, &labels),
             healthy_gauge,
+            name_header: http::HeaderValue::from_str(&name).ok(),
             name,
         }
     }

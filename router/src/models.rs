@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use metrics::Histogram;
+use http::StatusCode;
+use metrics::{Counter, Histogram};
 
 use crate::observability::metrics as m;
 use crate::pool::Pool;
@@ -15,17 +16,44 @@ pub struct ModelRoute {
     pub served_name: Option<String>,
     pub request_duration: Histogram,
     pub time_to_first_byte: Histogram,
+    /// `requests_total{status="200"}` per endpoint of the pool, registered
+    /// once: the common case skips the metrics registry lookup.
+    ok_by_endpoint: Vec<Counter>,
 }
 
 impl ModelRoute {
     pub fn new(name: &str, pool: Arc<Pool>, served_name: Option<String>) -> Self {
         let label = [("model", name.to_owned())];
+        let ok_by_endpoint = pool
+            .endpoints
+            .iter()
+            .map(|e| {
+                metrics::counter!(m::REQUESTS, "model" => name.to_owned(), "endpoint" => e.name.to_string(), "status" => "200")
+            })
+            .collect();
         Self {
             name: Arc::from(name),
             pool,
             served_name,
             request_duration: metrics::histogram!(m::REQUEST_DURATION, &label),
             time_to_first_byte: metrics::histogram!(m::TIME_TO_FIRST_BYTE, &label),
+            ok_by_endpoint,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn count_request(&self, endpoint: Option<(usize, &str)>, status: StatusCode) {
+        match endpoint {
+            Some((index, _)) if status == StatusCode::OK && index < self.ok_by_endpoint.len() => {
+                self.ok_by_endpoint[index].increment(1);
+            }
+            _ => metrics::counter!(
+                m::REQUESTS,
+                "model" => self.name.to_string(),
+                "endpoint" => endpoint.map_or("none", |(_, name)| name).to_owned(),
+                "status" => status.as_str().to_owned()
+            )
+            .increment(1),
         }
     }
 }

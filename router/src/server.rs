@@ -107,15 +107,14 @@ async fn serve(app: Arc<App>, listeners: Vec<TcpListener>, shutdown: Cancellatio
         let _ = task.await;
     }
     // Every accept loop has returned, so this is the last reference.
-    if let Ok(graceful) = Arc::try_unwrap(graceful) {
-        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    if let Ok(graceful) = Arc::try_unwrap(graceful)
+        && tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
             .await
             .is_err()
-        {
-            tracing::warn!(
-                "in-flight requests did not finish within {DRAIN_TIMEOUT:?}; closing anyway"
-            );
-        }
+    {
+        tracing::warn!(
+            "in-flight requests did not finish within {DRAIN_TIMEOUT:?}; closing anyway"
+        );
     }
 }
 

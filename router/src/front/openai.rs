@@ -122,28 +122,24 @@ async fn proxy(
             let (mut head, body) = upstream.into_parts();
             strip_hop_by_hop(&mut head.headers);
             if app.server.expose_endpoint_header
-                && let Ok(value) = HeaderValue::from_str(&endpoint)
+                && let Some(value) = &endpoint.name_header
             {
-                head.headers.insert(SERVED_BY, value);
+                head.headers.insert(SERVED_BY, value.clone());
             }
+            route.count_request(Some((endpoint.index, &endpoint.name)), head.status);
+            let name = Arc::clone(&endpoint.name);
             (
                 head.status,
-                Some(endpoint),
+                Some(name),
                 Response::from_parts(head, Either::Right(body)),
             )
         }
         Err(failure) => {
             let status = failure.error.status;
+            route.count_request(None, status);
             (status, failure.endpoint, failure.error.into_response())
         }
     };
-    metrics::counter!(
-        m::REQUESTS,
-        "model" => route.name.to_string(),
-        "endpoint" => endpoint.as_deref().unwrap_or("none").to_owned(),
-        "status" => status.as_str().to_owned()
-    )
-    .increment(1);
     if app.logging.access_log {
         tracing::info!(
             request_id = request_id.to_str().unwrap_or("-"),

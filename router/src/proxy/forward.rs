@@ -49,7 +49,7 @@ enum AttemptFailure {
 pub async fn forward(
     app: &App,
     request: ForwardRequest<'_>,
-) -> Result<(Response<ProxyBody>, Arc<str>), ForwardError> {
+) -> Result<(Response<ProxyBody>, Arc<Endpoint>), ForwardError> {
     let route = request.route;
     let pool = &route.pool;
     let features = RequestFeatures {
@@ -61,7 +61,7 @@ pub async fn forward(
     let max_attempts = app.retries.max_attempts.max(1);
     let mut tried: Vec<usize> = Vec::new();
     let mut waited = Duration::ZERO;
-    let mut last_failure: Option<(AttemptFailure, Arc<str>)> = None;
+    let mut last_failure: Option<(AttemptFailure, Arc<Endpoint>)> = None;
 
     for attempt in 1..=max_attempts {
         let endpoint = match pool.pick(&features, &tried) {
@@ -124,12 +124,11 @@ pub async fn forward(
                     if !status.is_server_error() {
                         endpoint.breaker.record_success();
                     }
-                    record_overhead(request.received_at, waited);
+                    record_overhead(app, request.received_at, waited);
                     let is_sse = response
                         .headers()
                         .get(CONTENT_TYPE)
                         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-                    let name = Arc::clone(&endpoint.name);
                     let response = response.map(|upstream| {
                         ProxyBody::new(
                             upstream,
@@ -140,7 +139,7 @@ pub async fn forward(
                             request.received_at,
                         )
                     });
-                    return Ok((response, name));
+                    return Ok((response, endpoint));
                 }
                 AttemptFailure::Status(response)
             }
@@ -165,23 +164,13 @@ pub async fn forward(
                 AttemptFailure::Upstream(error)
             }
         };
-        last_failure = Some((failure, Arc::clone(&endpoint.name)));
+        last_failure = Some((failure, endpoint));
     }
 
     match last_failure {
-        Some((AttemptFailure::Status(response), name)) => {
+        Some((AttemptFailure::Status(response), endpoint)) => {
             // Retries are spent: hand the client the upstream's own error.
-            let Some(index) = tried.last().copied() else {
-                return Err(no_endpoint(ApiError::bad_gateway(
-                    "No upstream attempt was made.",
-                )));
-            };
-            let Some(endpoint) = pool.endpoints.get(index) else {
-                return Err(no_endpoint(ApiError::bad_gateway(
-                    "No upstream attempt was made.",
-                )));
-            };
-            record_overhead(request.received_at, waited);
+            record_overhead(app, request.received_at, waited);
             let guard = endpoint.acquire();
             let response = response.map(|upstream| {
                 ProxyBody::new(
@@ -193,13 +182,13 @@ pub async fn forward(
                     request.received_at,
                 )
             });
-            Ok((response, name))
+            Ok((response, endpoint))
         }
-        Some((AttemptFailure::Upstream(error), name)) => Err(ForwardError {
+        Some((AttemptFailure::Upstream(error), endpoint)) => Err(ForwardError {
             error: ApiError::bad_gateway(format!(
                 "Every attempt to reach an upstream endpoint failed; last error: {error}"
             )),
-            endpoint: Some(name),
+            endpoint: Some(Arc::clone(&endpoint.name)),
         }),
         None => Err(ForwardError {
             error: ApiError::gateway_timeout(
@@ -228,7 +217,7 @@ fn note_failure(endpoint: &Endpoint, kind: &'static str) {
     }
 }
 
-fn record_overhead(received_at: Instant, upstream_and_backoff: Duration) {
+fn record_overhead(app: &App, received_at: Instant, upstream_and_backoff: Duration) {
     let overhead = received_at.elapsed().saturating_sub(upstream_and_backoff);
-    metrics::histogram!(m::ROUTER_OVERHEAD).record(overhead.as_secs_f64());
+    app.router_overhead.record(overhead.as_secs_f64());
 }
