@@ -64,17 +64,7 @@ pub async fn forward(
     let mut last_failure: Option<(AttemptFailure, Arc<Endpoint>)> = None;
 
     for attempt in 1..=max_attempts {
-        let endpoint = match pool.pick(&features, &tried) {
-            Ok(endpoint) => endpoint,
-            // Out of endpoints mid-retry: report what the last attempt saw.
-            Err(_) if last_failure.is_some() => break,
-            Err(PickError::AtCapacity) => {
-                return Err(no_endpoint(ApiError::at_capacity(&route.name)));
-            }
-            Err(PickError::NoHealthyEndpoint) => {
-                return Err(no_endpoint(ApiError::no_healthy_endpoint(&route.name)));
-            }
-        };
+        // Back off before choosing, so the choice sees the freshest state.
         if attempt > 1 {
             let reason = match &last_failure {
                 Some((AttemptFailure::Status(_), _)) => "status",
@@ -87,6 +77,17 @@ pub async fn forward(
             tokio::time::sleep(pause).await;
             waited += started.elapsed();
         }
+        let endpoint = match pool.pick(&features, &tried) {
+            Ok(endpoint) => endpoint,
+            // Out of endpoints mid-retry: report what the last attempt saw.
+            Err(_) if last_failure.is_some() => break,
+            Err(PickError::AtCapacity) => {
+                return Err(no_endpoint(ApiError::at_capacity(&route.name)));
+            }
+            Err(PickError::NoHealthyEndpoint) => {
+                return Err(no_endpoint(ApiError::no_healthy_endpoint(&route.name)));
+            }
+        };
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         if remaining.is_zero() {
             break;
