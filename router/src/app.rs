@@ -114,6 +114,7 @@ impl App {
 
     /// Starts the probe and scrape loops; they stop when `shutdown` fires.
     pub fn spawn_background(&self, shutdown: &CancellationToken) {
+        tokio::spawn(m::run_upkeep(self.metrics.clone(), shutdown.child_token()));
         for pool in &self.pools {
             for endpoint in &pool.endpoints {
                 if self.health.active.enabled {

@@ -61,3 +61,18 @@ pub fn install() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder keeps each histogram sample until upkeep folds it into the
+/// buckets; without this loop memory grows with every request.
+pub async fn run_upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::CancellationToken) {
+    let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => handle.run_upkeep(),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Cost of one routing decision at 4, 64 and 512 endpoints: the policy alone
+//! over prepared snapshots, and `Pool::pick` over live endpoints (atomic
+//! reads, health and breaker checks, the in-flight cap) as the request path
+//! pays it.
+
+// Setup may panic: a bench that cannot build its fixture has nothing to measure.
+#![allow(clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use switchyard::config::{PassiveHealthConfig, PolicyKind, TimeoutsConfig};
+use switchyard::endpoint::{Endpoint, EndpointSpec};
+use switchyard::health::Breaker;
+use switchyard::policy::{self, EndpointSnapshot, RequestFeatures};
+use switchyard::pool::Pool;
+use switchyard_backends::{
+    EngineKind, EngineLoad, HttpClientConfig, OpenAiEndpoint, build_http_client,
+};
+
+const SIZES: [usize; 3] = [4, 64, 512];
+const POLICIES: [PolicyKind; 5] = [
+    PolicyKind::RoundRobin,
+    PolicyKind::Weighted,
+    PolicyKind::Random,
+    PolicyKind::LeastConnections,
+    PolicyKind::PowerOfTwo,
+];
+
+fn features() -> RequestFeatures<'static> {
+    RequestFeatures {
+        model: "m",
+        stream: true,
+        body_bytes: 2048,
+    }
+}
+
+/// Varied but deterministic load, with one endpoint in eight unavailable.
+fn snapshots(n: usize) -> Vec<EndpointSnapshot> {
+    (0..n)
+        .map(|i| EndpointSnapshot {
+            available: i % 8 != 7,
+            weight: 1 + (i % 3) as u32,
+            in_flight: ((i * 7919) % 37) as u32,
+            engine_running: Some(((i * 31) % 16) as u32),
+            engine_waiting: Some(((i * 17) % 5) as u32),
+            kv_cache_usage: Some(0.5),
+        })
+        .collect()
+}
+
+fn bench_policies(c: &mut Criterion) {
+    let mut group = c.benchmark_group("policy");
+    for kind in POLICIES {
+        for n in SIZES {
+            let policy = policy::build(kind, 7);
+            let snaps = snapshots(n);
+            let view: &[EndpointSnapshot] = &snaps;
+            group.bench_with_input(BenchmarkId::new(kind.as_str(), n), &n, |b, _| {
+                b.iter(|| black_box(policy.pick(&features(), black_box(&view))))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn live_pool(kind: PolicyKind, n: usize) -> Pool {
+    let pool_name: Arc<str> = Arc::from("bench");
+    let endpoints = (0..n)
+        .map(|i| {
+            let endpoint = Arc::new(Endpoint::new(EndpointSpec {
+                index: i,
+                name: format!("ep{i}"),
+                pool: Arc::clone(&pool_name),
+                kind: EngineKind::Vllm,
+                weight: 1 + (i % 3) as u32,
+                upstream: OpenAiEndpoint::new(
+                    &format!("http://10.0.{}.{}:8000", i / 250, i % 250),
+                    None,
+                )
+                .expect("valid url"),
+                served_names: BTreeMap::new(),
+                health_path: "/health".into(),
+                metrics_path: Some("/metrics".into()),
+                breaker: Breaker::new(PassiveHealthConfig::default()),
+            }));
+            endpoint.store_engine_load(&EngineLoad {
+                running: Some(4),
+                waiting: Some((i % 5) as u32),
+                kv_cache_usage: Some(0.4),
+                prefix_cache_queries: None,
+                prefix_cache_hits: None,
+            });
+            // Hold some requests in flight for the whole run.
+            for _ in 0..(i * 7919) % 37 {
+                std::mem::forget(endpoint.acquire());
+            }
+            endpoint
+        })
+        .collect();
+    Pool {
+        name: pool_name,
+        policy: policy::build(kind, 7),
+        endpoints,
+        client: build_http_client(&HttpClientConfig::default()),
+        timeouts: TimeoutsConfig::default(),
+        max_in_flight_per_endpoint: Some(1000),
+        stale_after_ms: 60_000,
+    }
+}
+
+fn bench_pool_pick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool_pick");
+    for kind in POLICIES {
+        for n in SIZES {
+            let pool = live_pool(kind, n);
+            group.bench_with_input(BenchmarkId::new(kind.as_str(), n), &n, |b, _| {
+                b.iter(|| black_box(pool.pick(&features(), &[]).ok()))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_policies, bench_pool_pick);
+criterion_main!(benches);
