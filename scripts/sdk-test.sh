@@ -12,14 +12,17 @@ if [[ -z "$BIN" ]]; then
   cargo build --quiet -p switchyard --bin switchyard --manifest-path "$ROOT/Cargo.toml"
   BIN="$ROOT/target/debug/switchyard"
 fi
+[[ -x "$BIN" ]] || { echo "no switchyard binary at $BIN" >&2; exit 1; }
 WORK="$(mktemp -d)"
 trap 'stop_started; rm -rf "$WORK"' EXIT
+# On any failure, show what the servers said.
+show_logs() { for f in "$WORK"/*.log; do echo "--- $f"; tail -30 "$f"; done; }
 
 healthy_port=$(free_port); broken_port=$(free_port); router_port=$(free_port)
 "$BIN" sim --listen "127.0.0.1:$healthy_port" --model sim-model --seed 1 >"$WORK/sim-a.log" 2>&1 & started $!
 "$BIN" sim --listen "127.0.0.1:$broken_port" --model sim-model --seed 2 >"$WORK/sim-b.log" 2>&1 & started $!
-wait_http "http://127.0.0.1:$healthy_port/health" 30
-wait_http "http://127.0.0.1:$broken_port/health" 30
+wait_http "http://127.0.0.1:$healthy_port/health" 30 || { show_logs; exit 1; }
+wait_http "http://127.0.0.1:$broken_port/health" 30 || { show_logs; exit 1; }
 curl -fsS -X POST "http://127.0.0.1:$broken_port/sim/fault" \
   -H 'content-type: application/json' -d '{"abort_stream_after":{"chunks":3}}' >/dev/null
 
@@ -49,10 +52,10 @@ models:
 YAML
 "$BIN" config check "$WORK/router.yaml"
 "$BIN" serve --config "$WORK/router.yaml" >"$WORK/router.log" 2>&1 & started $!
-wait_http "http://127.0.0.1:$router_port/ready" 30 || { cat "$WORK/router.log"; exit 1; }
+wait_http "http://127.0.0.1:$router_port/ready" 30 || { show_logs; exit 1; }
 
 SWITCHYARD_URL="http://127.0.0.1:$router_port/v1" \
 SWITCHYARD_MODEL=sim-model \
 SWITCHYARD_EMBED_MODEL=sim-model \
 SWITCHYARD_FAILING_MODEL=failing-model \
-  "$ROOT/tests/python/run.sh" "$@" || { status=$?; echo "--- router log"; tail -50 "$WORK/router.log"; exit $status; }
+  "$ROOT/tests/python/run.sh" "$@" || { status=$?; show_logs; exit $status; }

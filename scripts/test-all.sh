@@ -18,6 +18,8 @@ step "unit and simulator integration tests"
 cargo test --workspace --locked
 
 step "OpenAI Python SDK through the router"
+# `cargo test` builds a package's binary only for that package's own tests.
+cargo build --locked -p switchyard --bin switchyard
 scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
 
 step "real vLLM (CPU) behind the router"
