@@ -2,12 +2,13 @@
 # The official `openai` Python SDK against the router: two simulated
 # engines (`switchyard sim`), one of which breaks every stream after three
 # events, behind a router started from a generated config.
-#   scripts/sdk-test.sh [path/to/switchyard]
+#   scripts/sdk-test.sh [path/to/switchyard [pytest args...]]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/procs.sh
 source "$ROOT/scripts/lib/procs.sh"
 BIN="${1:-}"
+shift $(( $# > 0 ? 1 : 0 ))  # the rest goes to pytest
 if [[ -z "$BIN" ]]; then
   cargo build --quiet -p switchyard --bin switchyard --manifest-path "$ROOT/Cargo.toml"
   BIN="$ROOT/target/debug/switchyard"

@@ -18,8 +18,9 @@ step "unit and simulator integration tests"
 cargo test --workspace --locked
 
 step "OpenAI Python SDK through the router"
-# `cargo test` builds a package's binary only for that package's own tests.
-cargo build --locked -p switchyard --bin switchyard
+# `cargo test` builds a package's binary only for that package's own tests;
+# --workspace keeps the feature set (and so the build cache) of the tests.
+cargo build --locked --workspace --bins
 scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
 
 step "real vLLM (CPU) behind the router"
