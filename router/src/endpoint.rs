@@ -136,6 +136,11 @@ impl Endpoint {
         self.engine.load(now_ms, stale_after_ms)
     }
 
+    /// Healthy, not ejected, and under the pool's in-flight cap.
+    pub fn is_available(&self, now_ms: u64, max_in_flight: Option<u32>) -> bool {
+        self.is_healthy(now_ms) && max_in_flight.is_none_or(|cap| self.in_flight() < cap)
+    }
+
     pub fn snapshot(
         &self,
         now_ms: u64,
@@ -145,7 +150,7 @@ impl Endpoint {
         let in_flight = self.in_flight();
         let engine = self.engine.load(now_ms, stale_after_ms).unwrap_or_default();
         EndpointSnapshot {
-            available: self.is_healthy(now_ms) && max_in_flight.is_none_or(|cap| in_flight < cap),
+            available: self.is_available(now_ms, max_in_flight),
             weight: self.weight,
             in_flight,
             engine_running: engine.running,

@@ -54,12 +54,7 @@ impl EndpointSnapshots for LiveSnapshots<'_> {
     }
 
     fn is_available(&self, index: usize) -> bool {
-        let endpoint = &self.pool.endpoints[index];
-        endpoint.is_healthy(self.now_ms)
-            && self
-                .pool
-                .max_in_flight_per_endpoint
-                .is_none_or(|cap| endpoint.in_flight() < cap)
+        self.pool.endpoints[index].is_available(self.now_ms, self.pool.max_in_flight_per_endpoint)
             && !self.excluded.contains(&index)
     }
 }

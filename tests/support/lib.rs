@@ -132,3 +132,30 @@ pub fn metric_sum(text: &str, name: &str, label_filter: &[&str]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// `GET url` as text (the router's or an engine's `/metrics`, say).
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("GET answers")
+        .text()
+        .await
+        .expect("text body")
+}
+
+/// A URL on which nothing listens: a port that was free a moment ago.
+pub fn unused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", listener.local_addr().expect("addr"))
+}
+
+/// `router_yaml` output with active health probes turned off, so only real
+/// traffic (and the breaker) can find a dead endpoint.
+pub fn without_active_probes(yaml: &str) -> String {
+    yaml.replace(
+        "    interval: 100ms\n    timeout: 500ms",
+        "    enabled: false\n    interval: 100ms\n    timeout: 500ms",
+    )
+}

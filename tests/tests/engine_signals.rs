@@ -48,14 +48,7 @@ async fn scraped_queue_reaches_snapshots_and_goes_stale() {
     for call in calls {
         assert_eq!(call.await.unwrap(), 200);
     }
-    let metrics = client()
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client(), &format!("{url}/metrics")).await;
     assert!(metrics.contains("switchyard_engine_requests_waiting"));
 
     sims.remove(0).shutdown().await;

@@ -27,14 +27,7 @@ async fn a_failed_attempt_is_retried_on_another_endpoint() {
         sims[0].stats().requests_completed + sims[1].stats().requests_completed,
         4
     );
-    let metrics = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &format!("{url}/metrics")).await;
     assert!(
         metric_sum(&metrics, "switchyard_retries_total", &[]) >= 1.0,
         "{metrics}"
@@ -46,14 +39,13 @@ async fn a_failed_attempt_is_retried_on_another_endpoint() {
 async fn connection_refused_endpoints_are_retried_then_ejected() {
     let sims = start_sims(1).await;
     // Nothing listens on the second URL: a port that was free a moment ago.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
-    let yaml = router_yaml("round_robin", &[sims[0].base_url(), dead], "", "").replace(
-        "    interval: 100ms\n    timeout: 500ms",
-        "    enabled: false\n    interval: 100ms\n    timeout: 500ms",
-    );
+    let dead = unused_url();
+    let yaml = without_active_probes(&router_yaml(
+        "round_robin",
+        &[sims[0].base_url(), dead],
+        "",
+        "",
+    ));
     let router = start_router(&yaml).await;
     let url = router_url(&router);
     let client = client();
@@ -62,14 +54,7 @@ async fn connection_refused_endpoints_are_retried_then_ejected() {
         assert_eq!(status, 200);
         assert_eq!(endpoint.as_deref(), Some("ep0"));
     }
-    let metrics = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &format!("{url}/metrics")).await;
     assert!(
         metric_sum(
             &metrics,
@@ -197,14 +182,8 @@ async fn no_healthy_endpoint_is_503_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_upstream_without_alternatives_is_502() {
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
-    let yaml = router_yaml("round_robin", &[dead], "", "").replace(
-        "    interval: 100ms\n    timeout: 500ms",
-        "    enabled: false\n    interval: 100ms\n    timeout: 500ms",
-    );
+    let dead = unused_url();
+    let yaml = without_active_probes(&router_yaml("round_robin", &[dead], "", ""));
     let router = start_router(&yaml).await;
     let response = client()
         .post(format!("{}/v1/completions", router_url(&router)))
@@ -281,5 +260,36 @@ async fn every_endpoint_at_its_cap_is_429_with_retry_after() {
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(first.await.unwrap(), 200);
+    router.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_through_5xx_still_counts_against_the_endpoint() {
+    let sims = start_sims(1).await;
+    sims[0].set_fault(Fault::FailFraction {
+        fraction: 1.0,
+        status: 500,
+    });
+    // One attempt per request: each 500 goes straight back to the client.
+    let yaml = without_active_probes(&router_yaml("round_robin", &[sims[0].base_url()], "", ""))
+        .replace("  max_attempts: 3", "  max_attempts: 1");
+    let router = start_router(&yaml).await;
+    let url = router_url(&router);
+    let client = client();
+    for _ in 0..2 {
+        assert_eq!(chat_once(&client, &url).await.0, 500);
+        // Let the first response's body finish before the next failure,
+        // so a reset on body end (the bug this guards) would show.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = get_text(&client, &format!("{url}/metrics")).await;
+    assert!(
+        metric_sum(
+            &metrics,
+            "switchyard_endpoint_ejections_total",
+            &["reason=\"passive\""]
+        ) >= 1.0,
+        "two 5xx in a row eject (consecutive_failures: 2), even when passed through:\n{metrics}"
+    );
     router.shutdown().await;
 }

@@ -316,7 +316,13 @@ async fn model_names_are_rewritten_per_endpoint() {
 async fn models_health_and_metrics_endpoints() {
     let sims = start_sims(2).await;
     let urls: Vec<String> = sims.iter().map(|s| s.base_url()).collect();
-    let router = start_router(&router_yaml("round_robin", &urls, "", "")).await;
+    // A model name of its own: the metrics recorder is shared by every test
+    // in this process, so counts are exact only per model.
+    let yaml = router_yaml("round_robin", &urls, "", "").replace(
+        &format!("models:\n  {MODEL}:\n"),
+        &format!("models:\n  metrics-model:\n    served_name: {MODEL}\n"),
+    );
+    let router = start_router(&yaml).await;
     let url = router_url(&router);
     let client = client();
     let models: serde_json::Value = client
@@ -328,7 +334,7 @@ async fn models_health_and_metrics_endpoints() {
         .await
         .unwrap();
     assert_eq!(models["object"], "list");
-    assert_eq!(models["data"][0]["id"], MODEL);
+    assert_eq!(models["data"][0]["id"], "metrics-model");
     let health: serde_json::Value = client
         .get(format!("{url}/health"))
         .send()
@@ -351,28 +357,30 @@ async fn models_health_and_metrics_endpoints() {
     for stream in [false, true] {
         let response = client
             .post(format!("{url}/v1/chat/completions"))
-            .json(&chat_body(MODEL, stream, 4))
+            .json(&chat_body("metrics-model", stream, 4))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
         let _ = response.bytes().await;
     }
-    let metrics = client
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &format!("{url}/metrics")).await;
     assert!(
         metric_sum(
             &metrics,
             "switchyard_requests_total",
-            &["model=\"sim-model\"", "status=\"200\""]
+            &["model=\"metrics-model\"", "status=\"200\""]
         ) >= 2.0,
         "{metrics}"
+    );
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "switchyard_request_duration_seconds_count",
+            &["model=\"metrics-model\""]
+        ),
+        2.0,
+        "both the streamed and the fixed-length response were timed to their end:\n{metrics}"
     );
     for name in [
         "switchyard_request_duration_seconds_bucket",

@@ -97,14 +97,7 @@ impl Drop for Fleet {
 }
 
 async fn vllm_metrics(url: &str) -> String {
-    client()
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .expect("vLLM /metrics")
-        .text()
-        .await
-        .expect("metrics text")
+    get_text(&client(), &format!("{url}/metrics")).await
 }
 
 /// Finished requests by vLLM's own count, `finished_reason` given.

@@ -23,7 +23,7 @@ impl Policy for LeastConnections {
     }
 
     fn pick(&self, _: &RequestFeatures<'_>, endpoints: &dyn EndpointSnapshots) -> Option<usize> {
-        let mut best: Option<EndpointSnapshot> = None;
+        let mut best: Option<(usize, EndpointSnapshot)> = None;
         let mut ties = 0usize;
         for i in 0..endpoints.len() {
             let snapshot = endpoints.get(i);
@@ -31,16 +31,21 @@ impl Policy for LeastConnections {
                 continue;
             }
             match &best {
-                Some(b) if lighter(b, &snapshot) => {}
-                Some(b) if !lighter(&snapshot, b) => ties += 1,
+                Some((_, b)) if lighter(b, &snapshot) => {}
+                Some((_, b)) if !lighter(&snapshot, b) => ties += 1,
                 _ => {
-                    best = Some(snapshot);
+                    best = Some((i, snapshot));
                     ties = 1;
                 }
             }
         }
-        let best = best?;
-        // Rotate among the equally light ones so an idle pool is spread evenly.
+        let (best_index, best) = best?;
+        if ties == 1 {
+            return Some(best_index);
+        }
+        // Rotate among the equally light ones so an idle pool is spread
+        // evenly. Counts are live and may have moved since the first pass;
+        // the lightest seen then stays a valid answer.
         let turn = self.tie_break.fetch_add(1, Ordering::Relaxed) % ties;
         (0..endpoints.len())
             .filter(|&i| {
@@ -48,6 +53,7 @@ impl Policy for LeastConnections {
                 s.available && !lighter(&s, &best) && !lighter(&best, &s)
             })
             .nth(turn)
+            .or(Some(best_index))
     }
 }
 

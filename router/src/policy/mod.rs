@@ -107,11 +107,16 @@ pub fn build(kind: PolicyKind, seed: u64) -> Box<dyn Policy> {
     }
 }
 
-/// The `k`-th available endpoint (0-based), scanning in index order.
+/// The `k`-th available endpoint (0-based), scanning in index order. A live
+/// view can change between counting and this scan; if fewer are available
+/// now, the first available one is taken rather than none.
 fn nth_available(endpoints: &dyn EndpointSnapshots, k: usize) -> Option<usize> {
-    (0..endpoints.len())
-        .filter(|&i| endpoints.is_available(i))
-        .nth(k)
+    let mut available = (0..endpoints.len()).filter(|&i| endpoints.is_available(i));
+    let first = available.next()?;
+    if k == 0 {
+        return Some(first);
+    }
+    available.nth(k - 1).or(Some(first))
 }
 
 fn count_available(endpoints: &dyn EndpointSnapshots) -> usize {
@@ -140,7 +145,12 @@ fn random_available(
     if candidates == 0 {
         return None;
     }
-    (0..n).filter(eligible).nth(rng.below(candidates))
+    // The live view may have changed since the count: never answer none.
+    let k = rng.below(candidates);
+    (0..n)
+        .filter(eligible)
+        .nth(k)
+        .or_else(|| (0..n).find(eligible))
 }
 
 #[cfg(test)]
@@ -180,5 +190,53 @@ pub(crate) mod test_support {
             counts[i] += 1;
         }
         counts
+    }
+
+    /// A live view whose in-flight counts move on every read, as atomics
+    /// do under load.
+    pub struct ShiftingView {
+        pub len: usize,
+        pub reads: std::cell::Cell<usize>,
+    }
+
+    impl EndpointSnapshots for ShiftingView {
+        fn len(&self) -> usize {
+            self.len
+        }
+        fn get(&self, index: usize) -> EndpointSnapshot {
+            let read = self.reads.get();
+            self.reads.set(read + 1);
+            up(((read * 7 + index * 3) % 4) as u32)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn a_view_that_moves_between_reads_never_yields_none() {
+        for kind in [
+            PolicyKind::RoundRobin,
+            PolicyKind::Weighted,
+            PolicyKind::Random,
+            PolicyKind::LeastConnections,
+            PolicyKind::PowerOfTwo,
+        ] {
+            let policy = build(kind, 3);
+            let view = ShiftingView {
+                len: 5,
+                reads: std::cell::Cell::new(0),
+            };
+            for _ in 0..2000 {
+                assert!(
+                    policy.pick(&features(), &view).is_some(),
+                    "{}",
+                    policy.name()
+                );
+            }
+        }
     }
 }

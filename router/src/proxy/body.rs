@@ -28,6 +28,9 @@ pub struct ProxyBody {
     upstream: Option<Incoming>,
     deadline: Pin<Box<Sleep>>,
     is_sse: bool,
+    /// Whether a complete body tells the breaker the endpoint is fine: not
+    /// for a 5xx passed through after retries ran out.
+    success_on_end: bool,
     guard: Option<InFlightGuard>,
     route: Arc<ModelRoute>,
     received_at: Instant,
@@ -39,6 +42,7 @@ impl ProxyBody {
         upstream: Incoming,
         deadline: tokio::time::Instant,
         is_sse: bool,
+        success_on_end: bool,
         guard: InFlightGuard,
         route: Arc<ModelRoute>,
         received_at: Instant,
@@ -47,6 +51,7 @@ impl ProxyBody {
             upstream: Some(upstream),
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
             is_sse,
+            success_on_end,
             guard: Some(guard),
             route,
             received_at,
@@ -56,7 +61,9 @@ impl ProxyBody {
 
     fn finish(&mut self) {
         self.upstream = None;
-        if let Some(guard) = self.guard.take() {
+        if let Some(guard) = self.guard.take()
+            && self.success_on_end
+        {
             guard.endpoint().breaker.record_success();
         }
         self.route
@@ -113,6 +120,11 @@ impl Body for ProxyBody {
                     this.route
                         .time_to_first_byte
                         .record(this.received_at.elapsed().as_secs_f64());
+                }
+                // With a known length hyper stops polling once the last byte
+                // is written, so the end must be noticed here, not on `None`.
+                if this.upstream.as_ref().is_some_and(Body::is_end_stream) {
+                    this.finish();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -122,9 +122,6 @@ pub async fn forward(
                     note_failure(&endpoint, "status_5xx");
                 }
                 if !retryable || attempt == max_attempts {
-                    if !status.is_server_error() {
-                        endpoint.breaker.record_success();
-                    }
                     record_overhead(app, request.received_at, waited);
                     let is_sse = response
                         .headers()
@@ -135,6 +132,7 @@ pub async fn forward(
                             upstream,
                             deadline,
                             is_sse,
+                            !status.is_server_error(),
                             guard,
                             Arc::clone(route),
                             request.received_at,
@@ -177,6 +175,7 @@ pub async fn forward(
                 ProxyBody::new(
                     upstream,
                     deadline,
+                    false,
                     false,
                     guard,
                     Arc::clone(route),
