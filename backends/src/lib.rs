@@ -9,5 +9,5 @@ pub mod openai;
 
 pub use engine_kind::EngineKind;
 pub use http_client::{HttpClient, HttpClientConfig, build_http_client};
-pub use load_signals::{EngineLoad, parse_engine_load};
+pub use load_signals::{EngineLoad, parse_engine_load, parse_sample_line};
 pub use openai::{OpenAiEndpoint, UpstreamError};

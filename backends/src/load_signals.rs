@@ -103,7 +103,7 @@ pub fn parse_engine_load(kind: EngineKind, text: &str) -> EngineLoad {
 /// (quoted values may contain `}` or spaces); comments and non-finite values
 /// yield nothing. Written here because the parser crates available either
 /// reject `:` in metric names or fail the whole page on one bad line.
-fn parse_sample_line(line: &str) -> Option<(&str, f64)> {
+pub fn parse_sample_line(line: &str) -> Option<(&str, f64)> {
     let line = line.trim_start();
     if line.is_empty() || line.starts_with('#') {
         return None;

@@ -1,4 +1,4 @@
-//! The `switchyard` command line: `serve`, `sim`, `config check`.
+//! The `switchyard` command line: `serve`, `sim`, `config check`, `bench`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +31,8 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Load-test an OpenAI-compatible server or the router; `bench compare A.json B.json`.
+    Bench(switchyard_bench::BenchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file }) => check(&file),
         Command::Serve(args) => serve(args),
         Command::Sim(args) => sim(args),
+        Command::Bench(command) => switchyard_bench::main(command),
     }
 }
 

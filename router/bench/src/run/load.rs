@@ -1,0 +1,161 @@
+//! Load shapes: closed loop (N users, each sends when its last answer is in) and open loop
+//! (arrivals on a schedule, constant or Poisson, whatever the server does). In open loop
+//! every latency is measured from the scheduled send time, so a server that falls behind
+//! shows its queueing instead of slowing the generator down (no coordinated omission).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand_distr::{Distribution, Exp};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::record::Collector;
+use super::session::SessionPool;
+use crate::target::{Exchange, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StageLoad {
+    Closed { users: usize },
+    Open { rate: f64, arrivals: Arrivals },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arrivals {
+    Constant,
+    Poisson,
+}
+
+impl fmt::Display for StageLoad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed { users } => write!(f, "{users} users"),
+            Self::Open {
+                rate,
+                arrivals: Arrivals::Constant,
+            } => write!(f, "rate {rate}/s"),
+            Self::Open {
+                rate,
+                arrivals: Arrivals::Poisson,
+            } => write!(f, "poisson {rate}/s"),
+        }
+    }
+}
+
+/// When a stage stops sending: whichever limit comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Bound {
+    pub duration: Option<Duration>,
+    pub requests: Option<u64>,
+}
+
+impl Bound {
+    pub fn is_empty(&self) -> bool {
+        self.duration.is_none() && self.requests.is_none()
+    }
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.duration, self.requests) {
+            (Some(d), Some(n)) => write!(f, "{:?} or {n} requests", d),
+            (Some(d), None) => write!(f, "{:?}", d),
+            (None, Some(n)) => write!(f, "{n} requests"),
+            (None, None) => write!(f, "nothing"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StagePlan {
+    pub load: StageLoad,
+    pub bound: Bound,
+}
+
+/// Everything one stage's request tasks share.
+#[derive(Clone)]
+pub struct StageContext {
+    pub target: Arc<dyn Target>,
+    pub sessions: Arc<SessionPool>,
+    pub collector: Arc<Collector>,
+    /// Index into the results' stages; `None` for warm-up.
+    pub stage: Option<usize>,
+    /// Open loop: most requests in flight at once (later arrivals wait, and the wait counts).
+    pub max_concurrency: Option<usize>,
+    pub seed: u64,
+}
+
+/// Runs one stage to its bound and waits for every request it sent. Returns when the stage
+/// started.
+pub async fn run_stage(plan: StagePlan, ctx: StageContext) -> Instant {
+    let start = Instant::now();
+    let deadline = plan.bound.duration.map(|d| start + d);
+    let limit = plan.bound.requests.unwrap_or(u64::MAX);
+    let issued = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    match plan.load {
+        StageLoad::Closed { users } => {
+            for _ in 0..users.max(1) {
+                let ctx = ctx.clone();
+                let issued = Arc::clone(&issued);
+                tasks.spawn(async move {
+                    while deadline.is_none_or(|d| Instant::now() < d)
+                        && issued.fetch_add(1, Ordering::Relaxed) < limit
+                    {
+                        one_request(&ctx, None).await;
+                    }
+                });
+            }
+        }
+        StageLoad::Open { rate, arrivals } => {
+            let mut rng = SmallRng::seed_from_u64(ctx.seed);
+            let mean_gap = 1.0 / rate;
+            let exp = Exp::new(rate).ok();
+            let permits = ctx
+                .max_concurrency
+                .map(|n| Arc::new(Semaphore::new(n.max(1))));
+            let mut due = start;
+            let mut sent = 0u64;
+            while sent < limit && deadline.is_none_or(|d| due < d) {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+                let permit = match &permits {
+                    Some(p) => Arc::clone(p).acquire_owned().await.ok(),
+                    None => None,
+                };
+                let ctx = ctx.clone();
+                tasks.spawn(async move {
+                    one_request(&ctx, Some(due)).await;
+                    drop(permit);
+                });
+                sent += 1;
+                let gap = match (arrivals, &exp) {
+                    (Arrivals::Poisson, Some(exp)) => exp.sample(&mut rng),
+                    _ => mean_gap,
+                };
+                due += Duration::from_secs_f64(gap);
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    start
+}
+
+async fn one_request(ctx: &StageContext, scheduled: Option<Instant>) {
+    let session = ctx.sessions.take();
+    let turn = session.turn();
+    let exchange = Exchange {
+        system: session.system(),
+        history: session.history(),
+        user: &turn.user,
+        max_tokens: turn.max_tokens,
+    };
+    let outcome = ctx.target.send(exchange).await;
+    ctx.collector
+        .add(ctx.stage, scheduled.unwrap_or(outcome.sent), &outcome);
+    let reply = outcome.result.ok().map(|r| r.text);
+    ctx.sessions.finish(session, reply);
+}
