@@ -9,7 +9,7 @@ use crate::assemble;
 use crate::progress::Progress;
 use crate::results::{AbResult, RunConfig, Summary};
 use crate::run::session::SessionPool;
-use crate::run::{Measured, RunSpec, measure};
+use crate::run::{Measured, RunSpec, measure, warm_up};
 use crate::target::Target;
 
 pub struct AbRun {
@@ -56,7 +56,9 @@ pub async fn run(
             } else {
                 (Arc::clone(&direct), format!("round {} direct: ", round + 1))
             };
-            let measured = measure(target, Arc::new(sessions()), spec, progress, &label).await;
+            let sessions = Arc::new(sessions());
+            warm_up(&target, &sessions, spec, progress, &label).await;
+            let measured = measure(&target, &sessions, spec, progress, &label).await;
             if is_router {
                 router_runs.push(measured);
             } else {

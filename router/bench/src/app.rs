@@ -14,7 +14,7 @@ use crate::cli::{BenchCommand, BenchSubcommand, RunArgs, WorkloadKind};
 use crate::progress::Progress;
 use crate::results::{BenchResults, RunConfig};
 use crate::run::session::SessionPool;
-use crate::run::{RunSpec, measure};
+use crate::run::{RunSpec, measure, warm_up};
 use crate::scrape::Scraper;
 use crate::target::{OpenAiTarget, OpenAiTargetConfig, Target};
 use crate::workload::shared_prefix::SharedPrefixSpec;
@@ -215,23 +215,26 @@ pub async fn run(args: &RunArgs) -> Result<BenchResults, String> {
         slo,
     };
     let mut scraper = Scraper::new(client.clone(), args.scrape.clone());
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let progress = Progress::new(!args.no_progress);
+    eprintln!("switchyard bench: {}", main_target.describe());
+    let sessions = Arc::new(SessionPool::new(first_workload));
+    if args.direct_url.is_none() {
+        // The engines' "before" is read after the warm-up, so their deltas are the
+        // measured requests only.
+        warm_up(&main_target, &sessions, &spec, &progress, "").await;
+    }
     if !scraper.is_empty() {
         scraper.before().await?;
     }
-    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let progress = Progress::new(!args.no_progress);
     let sampling_origin = std::time::Instant::now();
     let sampler =
         (!scraper.is_empty()).then(|| scraper.sample_during(sampling_origin, args.scrape_interval));
-    eprintln!("switchyard bench: {}", main_target.describe());
     let (measured, ab_result) = match &args.direct_url {
-        None => {
-            let sessions = Arc::new(SessionPool::new(first_workload));
-            (
-                measure(main_target, sessions, &spec, &progress, "").await,
-                None,
-            )
-        }
+        None => (
+            measure(&main_target, &sessions, &spec, &progress, "").await,
+            None,
+        ),
         Some(direct_url) => {
             let direct_model = args.direct_model.clone().unwrap_or_else(|| model.clone());
             let direct = target(&client, args, direct_url, &direct_model)?;
@@ -239,8 +242,8 @@ pub async fn run(args: &RunArgs) -> Result<BenchResults, String> {
             let make = || -> SessionPool {
                 match workload(args) {
                     Ok(w) => SessionPool::new(w),
-                    // The same arguments built a workload above; a dataset file that vanished
-                    // mid-run is the only way here: fall back to the synthetic shape.
+                    // The same arguments built a workload above; only a dataset file that
+                    // vanished mid-run gets here: fall back to the synthetic shape.
                     Err(_) => SessionPool::new(Box::new(Synthetic::new(
                         args.input_len,
                         LengthDist::Fixed(64),

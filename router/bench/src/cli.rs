@@ -173,6 +173,23 @@ pub struct RunArgs {
     pub threads: Option<usize>,
 }
 
+/// Parses run flags as `switchyard bench` takes them (no program name), for embedding and
+/// tests.
+pub fn parse_run_args<I, T>(args: I) -> Result<RunArgs, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let argv =
+        std::iter::once(std::ffi::OsString::from("bench")).chain(args.into_iter().map(Into::into));
+    <Wrapper as clap::Parser>::try_parse_from(argv).map(|w| w.run)
+}
+
 impl RunArgs {
     pub fn stream(&self) -> bool {
         !self.no_stream && self.api != Api::Embeddings

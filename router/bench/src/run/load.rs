@@ -33,6 +33,7 @@ pub enum Arrivals {
 impl fmt::Display for StageLoad {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Closed { users: 1 } => write!(f, "1 user"),
             Self::Closed { users } => write!(f, "{users} users"),
             Self::Open {
                 rate,

@@ -37,34 +37,61 @@ impl Measured {
     }
 }
 
+fn context(
+    target: &Arc<dyn Target>,
+    sessions: &Arc<SessionPool>,
+    collector: &Arc<Collector>,
+    spec: &RunSpec,
+    stage: Option<usize>,
+    seed: u64,
+) -> StageContext {
+    StageContext {
+        target: Arc::clone(target),
+        sessions: Arc::clone(sessions),
+        collector: Arc::clone(collector),
+        stage,
+        max_concurrency: spec.max_concurrency,
+        seed,
+    }
+}
+
+/// Runs the warm-up (the first stage's load for `spec.warmup`); nothing is recorded.
+pub async fn warm_up(
+    target: &Arc<dyn Target>,
+    sessions: &Arc<SessionPool>,
+    spec: &RunSpec,
+    progress: &Progress,
+    label: &str,
+) {
+    let (false, Some(first)) = (spec.warmup.is_empty(), spec.stages.first()) else {
+        return;
+    };
+    let plan = StagePlan {
+        load: first.load,
+        bound: spec.warmup,
+    };
+    let collector = Arc::new(Collector::default());
+    let _ticker = progress.stage(
+        &format!("{label}warm-up, {}", first.load),
+        plan.bound,
+        &collector,
+    );
+    run_stage(
+        plan,
+        context(target, sessions, &collector, spec, None, spec.seed ^ 0x5757),
+    )
+    .await;
+}
+
+/// Runs every stage in turn, each drained before the next.
 pub async fn measure(
-    target: Arc<dyn Target>,
-    sessions: Arc<SessionPool>,
+    target: &Arc<dyn Target>,
+    sessions: &Arc<SessionPool>,
     spec: &RunSpec,
     progress: &Progress,
     label: &str,
 ) -> Measured {
     let collector = Arc::new(Collector::default());
-    let context = |stage: Option<usize>, seed: u64| StageContext {
-        target: Arc::clone(&target),
-        sessions: Arc::clone(&sessions),
-        collector: Arc::clone(&collector),
-        stage,
-        max_concurrency: spec.max_concurrency,
-        seed,
-    };
-    if let (false, Some(first)) = (spec.warmup.is_empty(), spec.stages.first()) {
-        let plan = StagePlan {
-            load: first.load,
-            bound: spec.warmup,
-        };
-        let _ticker = progress.stage(
-            &format!("{label}warm-up, {}", first.load),
-            plan.bound,
-            &collector,
-        );
-        run_stage(plan, context(None, spec.seed ^ 0x5757)).await;
-    }
     let mut spans = Vec::new();
     for (index, plan) in spec.stages.iter().enumerate() {
         let name = if spec.stages.len() > 1 {
@@ -78,9 +105,10 @@ pub async fn measure(
             format!("{label}{}", plan.load)
         };
         let ticker = progress.stage(&name, plan.bound, &collector);
+        let seed = spec.seed.wrapping_add(index as u64);
         let start = run_stage(
             *plan,
-            context(Some(index), spec.seed.wrapping_add(index as u64)),
+            context(target, sessions, &collector, spec, Some(index), seed),
         )
         .await;
         drop(ticker);
