@@ -32,7 +32,7 @@ enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Load-test an OpenAI-compatible server or the router; `bench compare A.json B.json`.
-    Bench(switchyard_bench::BenchCommand),
+    Bench(Box<switchyard_bench::BenchCommand>),
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +78,7 @@ pub fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file }) => check(&file),
         Command::Serve(args) => serve(args),
         Command::Sim(args) => sim(args),
-        Command::Bench(command) => switchyard_bench::main(command),
+        Command::Bench(command) => switchyard_bench::main(*command),
     }
 }
 
