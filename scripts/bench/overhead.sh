@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Router overhead bench: the latency Switchyard adds and its top throughput, side by side with
-# vLLM's Rust router (PyPI vllm-router) and nginx, all in front of the same echo upstream.
+# vLLM's Rust router (PyPI vllm-router), SGLang's Rust router (PyPI sglang-router), nginx and
+# the LiteLLM proxy (PyPI litellm[proxy], Python), all in front of the same echo upstream.
 #
 # Pinning: the router under test on core 0 (--router-core); the load generator and the
 # upstream share core 1 (--gen-core). Everything listens on 127.0.0.1.
@@ -18,9 +19,12 @@
 # so added p99 is not meaningful with it. The busy loops stop before the throughput runs.
 #
 # Usage: scripts/bench/overhead.sh [--out FILE] [--rounds N] [--duration S] [--quick]
-#        [--targets "direct switchyard vllm-router nginx"] [--no-build] [--port-base P]
-#        [--spin-idle]
+#        [--targets "direct switchyard vllm-router sglang-router nginx litellm"] [--no-build]
+#        [--port-base P] [--spin-idle]
 # Writes FILE (default target/bench/overhead.json) and FILE with .md, and prints the tables.
+# The PyPI peers go into virtual environments under .cache/venvs/ (installed on first use);
+# VLLM_ROUTER_VERSION, SGLANG_ROUTER_VERSION and LITELLM_VERSION pin their versions. A target
+# that cannot be installed or started is left out with a message.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -34,13 +38,15 @@ STREAM_RATE=1000
 STREAM_DELAY_MS=2
 OPEN_CONNS=32
 CLOSED_CONNS=64
-TARGETS="direct switchyard vllm-router nginx"
+TARGETS="direct switchyard vllm-router sglang-router nginx litellm"
 BUILD=1
 SPIN_IDLE=0
 PORT_BASE=18100
 ROUTER_CORE=0
 GEN_CORE=1
 VENV_DIR="$ROOT/.cache/venvs/vllm-router"
+SGLANG_VENV_DIR="$ROOT/.cache/venvs/sglang-router"
+LITELLM_VENV_DIR="$ROOT/.cache/venvs/litellm"
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -56,7 +62,7 @@ while [[ $# -gt 0 ]]; do
         --port-base) PORT_BASE=$2; shift 2 ;;
         --router-core) ROUTER_CORE=$2; shift 2 ;;
         --gen-core) GEN_CORE=$2; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
 done
@@ -64,8 +70,10 @@ done
 
 UPSTREAM_PORT=$((PORT_BASE + 1))
 declare -A PORT=([direct]=$UPSTREAM_PORT [switchyard]=$((PORT_BASE + 2))
-                 [vllm-router]=$((PORT_BASE + 3)) [nginx]=$((PORT_BASE + 4)))
+                 [vllm-router]=$((PORT_BASE + 3)) [nginx]=$((PORT_BASE + 4))
+                 [sglang-router]=$((PORT_BASE + 6)) [litellm]=$((PORT_BASE + 7)))
 VLLM_METRICS_PORT=$((PORT_BASE + 5))
+SGLANG_METRICS_PORT=$((PORT_BASE + 8))
 
 TMP=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
 chmod 755 "$TMP"
@@ -129,6 +137,12 @@ fi
 if [[ " $TARGETS " == *" vllm-router "* ]]; then
     ensure_vllm_router || { echo "vllm-router install failed: leaving it out" >&2; TARGETS=${TARGETS//vllm-router/}; }
 fi
+if [[ " $TARGETS " == *" sglang-router "* ]]; then
+    ensure_sglang_router || { echo "sglang-router install failed: leaving it out" >&2; TARGETS=${TARGETS//sglang-router/}; }
+fi
+if [[ " $TARGETS " == *" litellm "* ]]; then
+    ensure_litellm || { echo "litellm install failed: leaving it out" >&2; TARGETS=${TARGETS//litellm/}; }
+fi
 BIN="$ROOT/target/release"
 
 for t in $TARGETS; do port_free "${PORT[$t]}" || { echo "port ${PORT[$t]} ($t) is taken; use --port-base" >&2; exit 1; }; done
@@ -155,7 +169,9 @@ for t in $TARGETS; do
         direct) continue ;;
         switchyard) start_switchyard "${PORT[$t]}" ;;
         vllm-router) start_vllm_router "${PORT[$t]}" "$VLLM_METRICS_PORT" ;;
+        sglang-router) start_sglang_router "${PORT[$t]}" "$SGLANG_METRICS_PORT" ;;
         nginx) start_nginx "${PORT[$t]}" ;;
+        litellm) start_litellm "${PORT[$t]}" ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
     PID[$t]=$LAST_PID
@@ -232,6 +248,10 @@ cat >"$RES/meta.json" <<EOF
  "nginx": "$(nginx -v 2>&1 | sed 's/.*\///')", "wrk": "$(wrk -v 2>&1 | head -1 | awk '{print $2}')",
  "vllm_router": "$(vllm_router_version || true)",
  "vllm_router_flags": "$VLLM_ROUTER_FLAGS, TOKIO_WORKER_THREADS=1, taskset -c $ROUTER_CORE",
+ "sglang_router": "$(sglang_router_version || true)",
+ "sglang_router_flags": "$SGLANG_ROUTER_FLAGS, TOKIO_WORKER_THREADS=1, taskset -c $ROUTER_CORE",
+ "litellm": "$(litellm_version || true)",
+ "litellm_flags": "$LITELLM_FLAGS, $LITELLM_CONFIG_NOTE, env $LITELLM_ENV, taskset -c $ROUTER_CORE",
  "threads": {$(for t in "${READY[@]}"; do printf '"%s": %s,' "$t" "$(threads_of "${PID[$t]}")"; done | sed 's/,$//')}}
 EOF
 

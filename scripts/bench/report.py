@@ -12,6 +12,11 @@ import sys
 from pathlib import Path
 
 
+# Target name and the meta.json key that holds its version, in the order they are listed.
+PEER_VERSION_KEYS = [("vllm-router", "vllm_router"), ("sglang-router", "sglang_router"),
+                     ("nginx", "nginx"), ("litellm", "litellm")]
+
+
 def load(path):
     text = path.read_text().strip()
     return json.loads(text.splitlines()[-1]) if text else None
@@ -134,6 +139,10 @@ def render(meta, names, rates, summary, floor, checks, runs):
              f"{meta['generator_core']}; medians of {meta['rounds']} interleaved rounds of "
              f"{meta['duration_s']} s per target{'; idle cores kept busy during the latency runs (--spin-idle)' if meta.get('spin_idle') else ''}. Load average before/after: "
              f"{meta.get('loadavg_before')}/{meta.get('loadavg_after')} (above ~0.5: other work shared the cores).", ""]
+    versions = [f"{name} {meta[key]}" for name, key in PEER_VERSION_KEYS
+                if name in names and meta.get(key)]
+    if versions:
+        lines += [f"Peers: {', '.join(versions)} (their flags: meta in the JSON).", ""]
     head = ["target"] + [f"{r // 1000 if r % 1000 == 0 else r / 1000}k {p}" for r in rates for p in ("p50", "p99")] \
         + ["stream TTFC p50", "stream TTFC p99"]
     lines += ["Added latency vs direct, ms (direct row: absolute, the generator's floor)", "",
