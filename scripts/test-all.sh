@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, unit and
-# simulator tests, the OpenAI SDK compatibility tests, and the tests
-# against two real vLLM instances (installed on first use; a missing or
-# broken vLLM fails the run, it is never skipped).
+# The whole test suite, as CI runs it: formatting, lints, unit and simulator
+# tests (the bench tool's included), the OpenAI SDK compatibility tests, and
+# the tests against two real vLLM instances, the router's and switchyard
+# bench's (vLLM is installed on first use; a missing or broken vLLM fails the
+# run, it is never skipped).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,6 +24,6 @@ step "OpenAI Python SDK through the router"
 cargo build --locked --workspace --bins
 scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
 
-step "real vLLM (CPU) behind the router"
+step "real vLLM (CPU): behind the router, and under switchyard bench"
 scripts/vllm/install.sh >/dev/null
-cargo test --locked -p switchyard-tests --test real_vllm -- --ignored --test-threads=1
+cargo test --locked -p switchyard-tests --test real_vllm --test real_vllm_bench -- --ignored --test-threads=1

@@ -1,6 +1,6 @@
 //! The results file: `switchyard-bench/1`. Everything the terminal summary, the HTML report,
 //! the PNG charts and `bench compare` show is read from this one structure, so a report can
-//! be rebuilt from a saved file. The schema is documented in `docs/bench-results.md`; a
+//! be rebuilt from a saved file. The schema is documented in `router/bench/SCHEMA.md`; a
 //! change that removes or renames a field bumps `SCHEMA`.
 
 use std::collections::BTreeMap;

@@ -113,16 +113,27 @@ pub async fn run_stage(plan: StagePlan, ctx: StageContext) -> Instant {
             }
         }
         StageLoad::Open { rate, arrivals } => {
-            let mut rng = SmallRng::seed_from_u64(ctx.seed);
-            let mean_gap = 1.0 / rate;
-            let exp = Exp::new(rate).ok();
+            // tokio's timer ticks in whole milliseconds and would send in bursts: a pacer
+            // thread sleeps to each scheduled instant and hands it over.
+            let (due_tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel();
+            let schedule = Schedule {
+                next: start,
+                rate,
+                arrivals,
+                rng: SmallRng::seed_from_u64(ctx.seed),
+                deadline,
+                remaining: limit,
+            };
+            let pacer = std::thread::Builder::new()
+                .name("bench-pacer".into())
+                .spawn(move || pace(schedule, &due_tx));
+            if let Err(e) = pacer {
+                eprintln!("switchyard bench: cannot start the pacer thread: {e}");
+            }
             let permits = ctx
                 .max_concurrency
                 .map(|n| Arc::new(Semaphore::new(n.max(1))));
-            let mut due = start;
-            let mut sent = 0u64;
-            while sent < limit && deadline.is_none_or(|d| due < d) {
-                tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+            while let Some(due) = due_rx.recv().await {
                 let permit = match &permits {
                     Some(p) => Arc::clone(p).acquire_owned().await.ok(),
                     None => None,
@@ -132,17 +143,54 @@ pub async fn run_stage(plan: StagePlan, ctx: StageContext) -> Instant {
                     one_request(&ctx, Some(due)).await;
                     drop(permit);
                 });
-                sent += 1;
-                let gap = match (arrivals, &exp) {
-                    (Arrivals::Poisson, Some(exp)) => exp.sample(&mut rng),
-                    _ => mean_gap,
-                };
-                due += Duration::from_secs_f64(gap);
             }
         }
     }
     while tasks.join_next().await.is_some() {}
     start
+}
+
+/// Open-loop send times: constant gaps of `1/rate`, or exponential gaps (Poisson arrivals).
+struct Schedule {
+    next: Instant,
+    rate: f64,
+    arrivals: Arrivals,
+    rng: SmallRng,
+    deadline: Option<Instant>,
+    remaining: u64,
+}
+
+impl Iterator for Schedule {
+    type Item = Instant;
+
+    fn next(&mut self) -> Option<Instant> {
+        if self.remaining == 0 || self.deadline.is_some_and(|d| self.next >= d) {
+            return None;
+        }
+        self.remaining -= 1;
+        let due = self.next;
+        let gap = match (self.arrivals, Exp::new(self.rate)) {
+            (Arrivals::Poisson, Ok(exp)) => exp.sample(&mut self.rng),
+            _ => 1.0 / self.rate,
+        };
+        self.next += Duration::from_secs_f64(gap);
+        Some(due)
+    }
+}
+
+fn pace(schedule: Schedule, due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>) {
+    // Best effort: a 1 ns timer slack so sleeps end on time (the default 50 us would blur a
+    // 500 us gap).
+    let _ = std::fs::write("/proc/thread-self/timerslack_ns", "1");
+    for due in schedule {
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        if due_tx.send(due).is_err() {
+            return;
+        }
+    }
 }
 
 async fn one_request(ctx: &StageContext, scheduled: Option<Instant>) {

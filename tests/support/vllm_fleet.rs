@@ -1,0 +1,84 @@
+//! Real vLLM CPU instances for the ignored real-server tests, started and
+//! stopped by the project's own scripts (`scripts/vllm/`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+fn script(name: &str, args: &[&str]) {
+    let path = repo_root().join("scripts/vllm").join(name);
+    let status = Command::new(&path)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
+    assert!(
+        status.success(),
+        "{} {args:?} failed: {status}",
+        path.display()
+    );
+}
+
+/// Stops every instance in the state file when the test ends, pass or fail.
+pub struct Fleet {
+    state: PathBuf,
+    pub urls: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    pub fn start(count: usize) -> Fleet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("vllm-state.json");
+        let state_arg = state.to_str().expect("utf-8 path").to_owned();
+        script(
+            "start.sh",
+            &["--state", &state_arg, "--count", &count.to_string()],
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).expect("state file"))
+                .expect("state json");
+        let urls = json["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .map(|i| i["url"].as_str().expect("url").to_owned())
+            .collect();
+        Fleet {
+            state,
+            urls,
+            _dir: dir,
+        }
+    }
+
+    fn state_arg(&self) -> &str {
+        self.state.to_str().expect("utf-8 path")
+    }
+
+    pub fn stop_one(&self, index: usize) {
+        script(
+            "stop.sh",
+            &["--state", self.state_arg(), "--index", &index.to_string()],
+        );
+    }
+
+    pub fn restart_one(&self, index: usize) {
+        script(
+            "restart-one.sh",
+            &["--state", self.state_arg(), "--index", &index.to_string()],
+        );
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/vllm/stop.sh"))
+            .args(["--state", self.state_arg()])
+            .status();
+    }
+}
