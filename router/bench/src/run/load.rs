@@ -208,3 +208,31 @@ async fn one_request(ctx: &StageContext, scheduled: Option<Instant>) {
     let reply = outcome.result.ok().map(|r| r.text);
     ctx.sessions.finish(session, reply);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrivals(rate: f64, arrivals: Arrivals, seconds: u64, seed: u64) -> usize {
+        let start = Instant::now();
+        Schedule {
+            next: start,
+            rate,
+            arrivals,
+            rng: SmallRng::seed_from_u64(seed),
+            deadline: Some(start + Duration::from_secs(seconds)),
+            remaining: u64::MAX,
+        }
+        .count()
+    }
+
+    #[test]
+    fn schedules_keep_their_rate() {
+        assert_eq!(arrivals(20.0, Arrivals::Constant, 10, 0), 200);
+        for seed in 0..5 {
+            let n = arrivals(20.0, Arrivals::Poisson, 100, seed);
+            // Poisson count: mean 2000, sd ~45.
+            assert!((1850..2150).contains(&n), "seed {seed}: {n}");
+        }
+    }
+}
