@@ -9,6 +9,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 step() { printf '\n==> %s\n' "$*"; }
 
+# The bench report's charts are drawn with a TrueType font (DejaVu Sans).
+if [[ -z "${SWITCHYARD_FONT:-}" && ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then
+  step "installing fonts-dejavu-core (chart font for switchyard bench reports)"
+  if [[ $EUID == 0 ]]; then
+    apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
+  else
+    echo "no chart font: install fonts-dejavu-core or set SWITCHYARD_FONT" >&2; exit 1
+  fi
+fi
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
