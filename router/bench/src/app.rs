@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -136,6 +137,23 @@ pub fn workload(args: &RunArgs) -> Result<Box<dyn Workload>, String> {
     })
 }
 
+/// First Ctrl-C: stop sending, let in-flight requests finish, report what was measured.
+/// Second: exit at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: waiting for requests in flight (Ctrl-C again to quit now)");
+            flag.store(true, Ordering::Relaxed);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    stop
+}
+
 async fn discover_model(client: &HttpClient, url: &str) -> Result<String, String> {
     let base = url.trim_end_matches('/');
     let base = base.strip_suffix("/v1").unwrap_or(base);
@@ -202,6 +220,7 @@ pub async fn run(args: &RunArgs) -> Result<BenchResults, String> {
         warmup: args.warmup(),
         max_concurrency: args.max_concurrency,
         seed: args.seed,
+        stop: stop_on_ctrl_c(),
     };
     let config = RunConfig {
         url: url.clone(),

@@ -18,7 +18,8 @@ pub fn stage_summaries(
     let mut all_itl = new_histogram();
     let mut total = std::time::Duration::ZERO;
     let mut open_loop = false;
-    for (index, plan) in plans.iter().enumerate() {
+    // A run stopped early (Ctrl-C) has fewer spans than planned stages.
+    for (index, plan) in plans.iter().take(measured.spans.len()).enumerate() {
         let records: Vec<&Record> = measured
             .collected
             .records

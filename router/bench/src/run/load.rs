@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -88,6 +88,8 @@ pub struct StageContext {
     /// Open loop: most requests in flight at once (later arrivals wait, and the wait counts).
     pub max_concurrency: Option<usize>,
     pub seed: u64,
+    /// Set on Ctrl-C: send nothing more; what is in flight finishes and is reported.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Runs one stage to its bound and waits for every request it sent. Returns when the stage
@@ -104,7 +106,8 @@ pub async fn run_stage(plan: StagePlan, ctx: StageContext) -> Instant {
                 let ctx = ctx.clone();
                 let issued = Arc::clone(&issued);
                 tasks.spawn(async move {
-                    while deadline.is_none_or(|d| Instant::now() < d)
+                    while !ctx.stop.load(Ordering::Relaxed)
+                        && deadline.is_none_or(|d| Instant::now() < d)
                         && issued.fetch_add(1, Ordering::Relaxed) < limit
                     {
                         one_request(&ctx, None).await;
@@ -124,9 +127,10 @@ pub async fn run_stage(plan: StagePlan, ctx: StageContext) -> Instant {
                 deadline,
                 remaining: limit,
             };
+            let stop = Arc::clone(&ctx.stop);
             let pacer = std::thread::Builder::new()
                 .name("bench-pacer".into())
-                .spawn(move || pace(schedule, &due_tx));
+                .spawn(move || pace(schedule, &due_tx, &stop));
             if let Err(e) = pacer {
                 eprintln!("switchyard bench: cannot start the pacer thread: {e}");
             }
@@ -178,7 +182,11 @@ impl Iterator for Schedule {
     }
 }
 
-fn pace(schedule: Schedule, due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>) {
+fn pace(
+    schedule: Schedule,
+    due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>,
+    stop: &AtomicBool,
+) {
     // Best effort: a 1 ns timer slack so sleeps end on time (the default 50 us would blur a
     // 500 us gap).
     let _ = std::fs::write("/proc/thread-self/timerslack_ns", "1");
@@ -187,7 +195,7 @@ fn pace(schedule: Schedule, due_tx: &tokio::sync::mpsc::UnboundedSender<Instant>
         if due > now {
             std::thread::sleep(due - now);
         }
-        if due_tx.send(due).is_err() {
+        if stop.load(Ordering::Relaxed) || due_tx.send(due).is_err() {
             return;
         }
     }

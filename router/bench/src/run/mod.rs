@@ -6,6 +6,7 @@ pub mod record;
 pub mod session;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use load::{Arrivals, Bound, StageLoad, StagePlan};
@@ -23,6 +24,8 @@ pub struct RunSpec {
     pub warmup: Bound,
     pub max_concurrency: Option<usize>,
     pub seed: u64,
+    /// Set on Ctrl-C: stages stop sending, in-flight requests finish, the report is written.
+    pub stop: Arc<AtomicBool>,
 }
 
 pub struct Measured {
@@ -52,6 +55,7 @@ fn context(
         stage,
         max_concurrency: spec.max_concurrency,
         seed,
+        stop: Arc::clone(&spec.stop),
     }
 }
 
@@ -94,6 +98,9 @@ pub async fn measure(
     let collector = Arc::new(Collector::default());
     let mut spans = Vec::new();
     for (index, plan) in spec.stages.iter().enumerate() {
+        if spec.stop.load(Ordering::Relaxed) {
+            break;
+        }
         let name = if spec.stages.len() > 1 {
             format!(
                 "{label}stage {}/{}: {}",

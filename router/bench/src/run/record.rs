@@ -56,14 +56,22 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Files a finished request; `stage` None for warm-up (counted nowhere).
+    /// Files a finished request; `stage` None for warm-up (only the live counters see it).
     pub fn add(&self, stage: Option<usize>, scheduled: Instant, outcome: &Outcome) {
-        let Some(stage) = stage else { return };
         let (error, reply) = match &outcome.result {
             Ok(reply) => (None, Some(reply)),
             Err(failure) => (Some(failure.kind.clone()), None),
         };
         let output_tokens = reply.map_or(0, |r| r.output_tokens.unwrap_or(r.chunks));
+        // The live counters include warm-up, so its progress bar moves too.
+        if error.is_none() {
+            self.ok.fetch_add(1, Ordering::Relaxed);
+            self.output_tokens
+                .fetch_add(output_tokens, Ordering::Relaxed);
+        } else {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        let Some(stage) = stage else { return };
         let record = Record {
             stage,
             scheduled,
@@ -76,13 +84,6 @@ impl Collector {
             cached_tokens: reply.and_then(|r| r.cached_tokens),
             endpoint: outcome.endpoint.clone(),
         };
-        if record.ok() {
-            self.ok.fetch_add(1, Ordering::Relaxed);
-            self.output_tokens
-                .fetch_add(output_tokens, Ordering::Relaxed);
-        } else {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        }
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(failure) = &outcome.result {
             inner
