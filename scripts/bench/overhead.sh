@@ -199,6 +199,16 @@ for rate in $RATES; do
 done
 loadgen "stream-$STREAM_RATE" --mode open --rate "$STREAM_RATE" --stream --connections "$CLOSED_CONNS"
 
+# Cross-check with the project's bench tool: its A/B mode, direct vs Switchyard, same rounds.
+if [[ " ${READY[*]} " == *" switchyard "* ]]; then
+    echo "== switchyard bench A/B at 2000 req/s" >&2
+    timeout 300 taskset -c "$GEN_CORE" "$BIN/switchyard" bench --url "http://127.0.0.1:${PORT[switchyard]}" \
+        --direct-url "http://127.0.0.1:${PORT[direct]}" --model bench-model --no-stream --no-progress \
+        --threads 1 --rate 2000 --arrivals constant --duration "${DURATION}s" --warmup "${WARMUP}s" \
+        --rounds "$ROUNDS" --input-len 3 --output-len 8 --out "$RES/bench-ab.json" >/dev/null 2>"$TMP/bench-ab.log" ||
+        echo "switchyard bench A/B failed: $(tail -2 "$TMP/bench-ab.log")" >&2
+fi
+
 # The busy loops are for the latency runs only: they cost vllm-router ~25% of its throughput.
 for pid in "${SPINNERS[@]}"; do kill "$pid" 2>/dev/null || true; done
 

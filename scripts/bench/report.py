@@ -59,7 +59,7 @@ def by_name(run):
 def main(res_dir, out_path):
     res = Path(res_dir)
     meta = json.loads((res / "meta.json").read_text())
-    runs = {p.stem: load(p) for p in sorted(res.glob("*.json")) if p.stem != "meta"}
+    runs = {p.stem: load(p) for p in sorted(res.glob("*.json")) if p.stem not in ("meta", "bench-ab")}
     wrk = jsonl(res / "wrk.jsonl")
     closed = jsonl(res / "closed.jsonl")
     names = meta["targets"].split()
@@ -124,6 +124,14 @@ def main(res_dir, out_path):
             checks.append({"check": what, "value": value, "target": limit, "pass": ok})
 
     md = render(meta, names, rates, summary, floor, checks, runs)
+    ab_file = Path(res_dir) / "bench-ab.json"
+    if ab_file.exists():
+        ab = json.loads(ab_file.read_text()).get("ab") or {}
+        def signed(v):
+            return "-" if v is None else f"{v:+.3f}"
+        md += ("\nCross-check with `switchyard bench` A/B mode (direct vs Switchyard, 2,000 req/s constant, "
+               f"{ab.get('rounds')} interleaved rounds): added E2E p50 {signed(ab.get('added_e2e_p50_ms'))} ms, "
+               f"p99 {signed(ab.get('added_e2e_p99_ms'))} ms.\n")
     result = {"meta": meta, "summary": summary, "direct_floor_ms": floor, "checks": checks,
               "runs": runs, "closed_loadgen": closed, "wrk": wrk}
     out = Path(out_path)
