@@ -160,10 +160,11 @@ async fn discover_model(client: &HttpClient, url: &str) -> Result<String, String
     let request = http::Request::get(format!("{base}/v1/models"))
         .body(Full::new(Bytes::new()))
         .map_err(|e| format!("bad URL `{url}`: {e}"))?;
-    let response = client
-        .request(request)
-        .await
-        .map_err(|e| format!("GET {base}/v1/models failed ({e}); give --model"))?;
+    let response =
+        tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
+            .await
+            .map_err(|_| format!("GET {base}/v1/models did not answer in 10 s; give --model"))?
+            .map_err(|e| format!("GET {base}/v1/models failed ({e}); give --model"))?;
     let body = Limited::new(response.into_body(), 16 << 20)
         .collect()
         .await
