@@ -11,10 +11,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use switchyard::config::{PassiveHealthConfig, PolicyKind, TimeoutsConfig};
+use switchyard::config::{CacheAwareConfig, PassiveHealthConfig, PolicyKind, TimeoutsConfig};
 use switchyard::endpoint::{Endpoint, EndpointSpec};
 use switchyard::health::Breaker;
-use switchyard::policy::{self, EndpointSnapshot, RequestFeatures};
+use switchyard::policy::{self, CacheAware, EndpointSnapshot, Policy, RequestFeatures};
 use switchyard::pool::Pool;
 use switchyard_backends::{
     EngineKind, EngineLoad, HttpClientConfig, OpenAiEndpoint, build_http_client,
@@ -34,6 +34,8 @@ fn features() -> RequestFeatures<'static> {
         model: "m",
         stream: true,
         body_bytes: 2048,
+        prefix_blocks: &[],
+        prompt_bytes: 0,
     }
 }
 
@@ -124,5 +126,47 @@ fn bench_pool_pick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_policies, bench_pool_pick);
+/// `cache_aware` at 64 endpoints with 100k indexed blocks (1,000 prompts of 100 blocks each,
+/// spread over the endpoints), deciding for a 2 KiB-block prompt that shares one of them.
+fn bench_cache_aware(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cache_aware");
+    let config = CacheAwareConfig {
+        max_blocks: 200_000,
+        ..CacheAwareConfig::default()
+    };
+    let policy = CacheAware::new(config);
+    let snaps = snapshots(64);
+    let view: &[EndpointSnapshot] = &snaps;
+    let prompts: Vec<Vec<u64>> = (0..1000u64)
+        .map(|p| (0..100u64).map(|b| p * 1_000_003 + b).collect())
+        .collect();
+    for prompt in &prompts {
+        let features = RequestFeatures {
+            prefix_blocks: prompt,
+            prompt_bytes: prompt.len() * 64,
+            ..features()
+        };
+        black_box(policy.pick(&features, &view));
+    }
+    assert!(
+        policy.indexed_blocks() >= 100_000,
+        "{}",
+        policy.indexed_blocks()
+    );
+    let mut i = 0usize;
+    group.bench_function("64 endpoints, 100k blocks, 32-block prompt", |b| {
+        b.iter(|| {
+            i = (i + 7) % prompts.len();
+            let features = RequestFeatures {
+                prefix_blocks: &prompts[i][..32],
+                prompt_bytes: 32 * 64,
+                ..features()
+            };
+            black_box(policy.pick(&features, black_box(&view)))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_policies, bench_pool_pick, bench_cache_aware);
 criterion_main!(benches);

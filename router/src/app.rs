@@ -75,7 +75,11 @@ impl App {
                 .collect::<Result<Vec<_>, _>>()?;
             let pool = Arc::new(Pool {
                 name: pool_label,
-                policy: policy::build(pool_config.policy, 0x5eed ^ seed as u64),
+                policy: policy::build_with(
+                    pool_config.policy,
+                    0x5eed ^ seed as u64,
+                    &pool_config.cache_aware,
+                ),
                 endpoints,
                 client,
                 timeouts,

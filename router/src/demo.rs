@@ -52,6 +52,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
             endpoints,
             timeouts: None,
             max_in_flight_per_endpoint: None,
+            cache_aware: Default::default(),
         },
     );
     let mut models = BTreeMap::new();

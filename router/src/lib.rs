@@ -17,6 +17,7 @@ pub mod models;
 pub mod observability;
 pub mod policy;
 pub mod pool;
+pub mod prefix;
 pub mod proxy;
 pub mod server;
 pub mod telemetry;

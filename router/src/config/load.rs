@@ -155,6 +155,23 @@ mod tests {
     }
 
     #[test]
+    fn cache_aware_settings_are_checked() {
+        let found = issues(
+            "pools:\n  p:\n    policy: cache_aware\n    cache_aware:\n      block_bytes: 0\n      balance_rel: 0.5\n    endpoints:\n      - url: http://a:1\nmodels:\n  m:\n    pool: p\n",
+        );
+        let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "pools.p.cache_aware.block_bytes",
+                "pools.p.cache_aware.balance_rel"
+            ],
+            "{found:?}"
+        );
+        assert_eq!(found[0].line, Some(5));
+    }
+
+    #[test]
     fn unknown_fields_are_errors() {
         let found = issues(
             "pools:\n  p:\n    endpoints:\n      - url: http://a:1\n        wieght: 2\nmodels: {}\n",

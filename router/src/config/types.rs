@@ -248,6 +248,54 @@ pub struct PoolConfig {
     /// every endpoint is at its limit new requests get 429.
     #[serde(default)]
     pub max_in_flight_per_endpoint: Option<u32>,
+    /// Settings of the `cache_aware` policy (ignored by the others).
+    #[serde(default)]
+    pub cache_aware: CacheAwareConfig,
+}
+
+/// `cache_aware`: send a request where its prompt prefix is likely cached, unless that
+/// endpoint is much busier than the least busy one. Each candidate endpoint `e` costs
+///
+/// `cost(e) = uncached_bytes(e) + load_cost_bytes * (load(e) + kv_penalty(e))`
+///
+/// where `uncached_bytes` is the prompt's bytes minus the blocks the index says `e` holds,
+/// `load` is the router's in-flight requests plus the engine's waiting queue, and
+/// `kv_penalty` is 2 when the engine's KV-cache usage is above `kv_usage_high`. Two guards
+/// keep it from making hot spots; an endpoint is a candidate only when
+/// - its load is at most `max(min_load + balance_abs, min_load * balance_rel)`, and
+/// - its share of recent decisions (decayed with a half-life of `recent_half_life`
+///   decisions) is at most `(1 + fair_share_slack)` times the fair share, plus one request,
+///
+/// so a prefix group too busy for one endpoint spreads to a second (which then learns it).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheAwareConfig {
+    /// Prompt bytes per index block (about 4 bytes per token in English text).
+    pub block_bytes: usize,
+    /// Most blocks the index keeps (least recently used go first); about 80 bytes each.
+    pub max_blocks: usize,
+    /// How many uncached prompt bytes one queued request is worth.
+    pub load_cost_bytes: f64,
+    pub balance_abs: u32,
+    pub balance_rel: f64,
+    pub kv_usage_high: f32,
+    pub fair_share_slack: f64,
+    pub recent_half_life: f64,
+}
+
+impl Default for CacheAwareConfig {
+    fn default() -> Self {
+        Self {
+            block_bytes: 64,
+            max_blocks: 262_144,
+            load_cost_bytes: 256.0,
+            balance_abs: 4,
+            balance_rel: 1.5,
+            kv_usage_high: 0.9,
+            fair_share_slack: 0.3,
+            recent_half_life: 256.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -259,6 +307,7 @@ pub enum PolicyKind {
     #[default]
     LeastConnections,
     PowerOfTwo,
+    CacheAware,
 }
 
 impl PolicyKind {
@@ -269,6 +318,7 @@ impl PolicyKind {
             Self::Random => "random",
             Self::LeastConnections => "least_connections",
             Self::PowerOfTwo => "power_of_two",
+            Self::CacheAware => "cache_aware",
         }
     }
 }

@@ -20,6 +20,53 @@ fn at(parts: &[&str]) -> Vec<PathSegment> {
     parts.iter().map(|p| PathSegment::key(p)).collect()
 }
 
+fn check_cache_aware(
+    pool: &super::types::PoolConfig,
+    pool_path: &[PathSegment],
+    errors: &mut Vec<Issue>,
+) {
+    let c = &pool.cache_aware;
+    let mut problems: Vec<(&str, String)> = Vec::new();
+    let mut problem = |field: &'static str, message: String| problems.push((field, message));
+    if pool.endpoints.len() > crate::prefix::MAX_ENDPOINTS {
+        let mut path = pool_path.to_vec();
+        path.push(PathSegment::key("endpoints"));
+        errors.push((
+            path,
+            format!(
+                "cache_aware supports at most {} endpoints per pool",
+                crate::prefix::MAX_ENDPOINTS
+            ),
+        ));
+    }
+    if c.block_bytes == 0 {
+        problem("block_bytes", "must be at least 1".into());
+    }
+    if c.max_blocks == 0 {
+        problem("max_blocks", "must be at least 1".into());
+    }
+    if !(c.load_cost_bytes.is_finite() && c.load_cost_bytes >= 0.0) {
+        problem("load_cost_bytes", "must be a number >= 0".into());
+    }
+    if !(c.balance_rel.is_finite() && c.balance_rel >= 1.0) {
+        problem("balance_rel", "must be >= 1".into());
+    }
+    if !(c.fair_share_slack.is_finite() && c.fair_share_slack >= 0.0) {
+        problem("fair_share_slack", "must be a number >= 0".into());
+    }
+    if !(c.recent_half_life.is_finite() && c.recent_half_life >= 1.0) {
+        problem("recent_half_life", "must be at least 1 decision".into());
+    }
+    if !(0.0..=1.0).contains(&c.kv_usage_high) {
+        problem("kv_usage_high", "must be between 0 and 1".into());
+    }
+    for (field, message) in problems {
+        let mut path = pool_path.to_vec();
+        path.extend([PathSegment::key("cache_aware"), PathSegment::key(field)]);
+        errors.push((path, message));
+    }
+}
+
 pub fn validate(config: &Config) -> ValidationReport {
     let mut report = ValidationReport::default();
     let errors = &mut report.errors;
@@ -108,6 +155,9 @@ pub fn validate(config: &Config) -> ValidationReport {
             let mut path = pool_path.clone();
             path.push(PathSegment::key("max_in_flight_per_endpoint"));
             errors.push((path, "must be at least 1 (omit it for no limit)".into()));
+        }
+        if pool.policy == super::types::PolicyKind::CacheAware {
+            check_cache_aware(pool, &pool_path, errors);
         }
         let mut names = HashSet::new();
         for (i, endpoint) in pool.endpoints.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! block and never touch the network; telemetry loops keep the snapshots
 //! fresh.
 
+mod cache_aware;
 mod least_connections;
 mod power_of_two;
 mod random;
@@ -12,13 +13,14 @@ mod weighted;
 
 use std::fmt;
 
+pub use cache_aware::CacheAware;
 pub use least_connections::LeastConnections;
 pub use power_of_two::PowerOfTwo;
 pub use random::Random;
 pub use round_robin::RoundRobin;
 pub use weighted::Weighted;
 
-use crate::config::PolicyKind;
+use crate::config::{CacheAwareConfig, PolicyKind};
 
 /// What a policy may know about the request.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +29,11 @@ pub struct RequestFeatures<'a> {
     pub stream: bool,
     /// Size of the request body, a cheap proxy for prompt length.
     pub body_bytes: usize,
+    /// Chained hashes of the rendered prompt's blocks, when the policy asked for them
+    /// ([`Policy::prefix_block_bytes`]); empty otherwise.
+    pub prefix_blocks: &'a [u64],
+    /// Length of the rendered prompt in bytes (0 when not rendered).
+    pub prompt_bytes: usize,
 }
 
 /// Everything a policy may read about one endpoint, at one instant.
@@ -89,6 +96,11 @@ impl<const N: usize> EndpointSnapshots for [EndpointSnapshot; N] {
 
 pub trait Policy: Send + Sync + fmt::Debug {
     fn name(&self) -> &'static str;
+    /// Block size in bytes when the policy routes on prompt prefixes: the request path then
+    /// renders the prompt and fills [`RequestFeatures::prefix_blocks`].
+    fn prefix_block_bytes(&self) -> Option<usize> {
+        None
+    }
     /// The chosen endpoint's index, or `None` when no endpoint is available.
     fn pick(
         &self,
@@ -98,7 +110,12 @@ pub trait Policy: Send + Sync + fmt::Debug {
 }
 
 pub fn build(kind: PolicyKind, seed: u64) -> Box<dyn Policy> {
+    build_with(kind, seed, &CacheAwareConfig::default())
+}
+
+pub fn build_with(kind: PolicyKind, seed: u64, cache_aware: &CacheAwareConfig) -> Box<dyn Policy> {
     match kind {
+        PolicyKind::CacheAware => Box::new(CacheAware::new(cache_aware.clone())),
         PolicyKind::RoundRobin => Box::new(RoundRobin::default()),
         PolicyKind::Weighted => Box::new(Weighted::default()),
         PolicyKind::Random => Box::new(Random::with_seed(seed)),
@@ -162,6 +179,8 @@ pub(crate) mod test_support {
             model: "m",
             stream: false,
             body_bytes: 100,
+            prefix_blocks: &[],
+            prompt_bytes: 0,
         }
     }
 

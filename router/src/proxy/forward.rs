@@ -19,6 +19,7 @@ use crate::models::ModelRoute;
 use crate::observability::metrics as m;
 use crate::policy::RequestFeatures;
 use crate::pool::PickError;
+use crate::prefix;
 
 pub struct ForwardRequest<'a> {
     pub route: &'a Arc<ModelRoute>,
@@ -38,6 +39,24 @@ pub struct ForwardError {
     pub endpoint: Option<Arc<str>>,
 }
 
+/// The rendered prompt's block hashes and length, for policies that route on prefixes.
+fn prompt_blocks(
+    path_and_query: &str,
+    body: &[u8],
+    block_bytes: usize,
+) -> Option<(Vec<u64>, usize)> {
+    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+    let text = match path {
+        "/v1/chat/completions" => prefix::render_chat(body)?,
+        "/v1/completions" => prefix::render_completion(body)?,
+        _ => return None,
+    };
+    Some((
+        prefix::block_hashes(text.as_bytes(), block_bytes),
+        text.len(),
+    ))
+}
+
 /// What went wrong with one attempt, and whether another endpoint may fix it.
 enum AttemptFailure {
     Upstream(UpstreamError),
@@ -52,10 +71,17 @@ pub async fn forward(
 ) -> Result<(Response<ProxyBody>, Arc<Endpoint>), ForwardError> {
     let route = request.route;
     let pool = &route.pool;
+    let prompt = pool
+        .policy
+        .prefix_block_bytes()
+        .and_then(|block_bytes| prompt_blocks(request.path_and_query, &request.body, block_bytes));
+    let (prefix_blocks, prompt_bytes) = prompt.unwrap_or_default();
     let features = RequestFeatures {
         model: &route.name,
         stream: request.stream,
         body_bytes: request.body.len(),
+        prefix_blocks: &prefix_blocks,
+        prompt_bytes,
     };
     let deadline = tokio::time::Instant::from_std(request.received_at) + pool.timeouts.total;
     let max_attempts = app.retries.max_attempts.max(1);
