@@ -81,10 +81,10 @@ async fn cache_aware_beats_round_robin_on_shared_prefixes_without_hot_spots() {
         imbalance(&ca)
     );
     assert!(
-        ca_hits > rr_hits + 0.15,
+        ca_hits > rr_hits + 0.3,
         "cache_aware {ca_hits:.3} vs round_robin {rr_hits:.3}"
     );
-    assert!(imbalance(&ca) <= 3.0, "no hot spot: {:?}", ca.endpoints);
+    assert!(imbalance(&ca) <= 2.0, "no hot spot: {:?}", ca.endpoints);
     assert!(
         ca.endpoints.iter().all(|e| e.routed_requests > 0),
         "every engine gets work"

@@ -292,7 +292,7 @@ impl Default for CacheAwareConfig {
             balance_abs: 4,
             balance_rel: 1.5,
             kv_usage_high: 0.9,
-            fair_share_slack: 0.3,
+            fair_share_slack: 0.1,
             recent_half_life: 256.0,
         }
     }

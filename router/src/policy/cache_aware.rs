@@ -89,18 +89,21 @@ impl Policy for CacheAware {
                 .index
                 .match_lengths(request.prefix_blocks, &mut matched[..n]);
         }
-        let available = snapshots.iter().filter(|s| s.available).count().max(1);
-        let recent_total: f64 = (0..n)
-            .filter(|&i| snapshots[i].available)
-            .map(|i| state.recent[i])
-            .sum();
-        let share_cap = (1.0 + c.fair_share_slack) * recent_total / available as f64 + 1.0;
+        // Fair share among the endpoints the load guard lets through: the one of them with the
+        // smallest recent share is at most their mean, so some endpoint always passes both.
+        let within_load = |i: usize| snapshots[i].available && snapshots[i].load() <= ceiling;
+        let (eligible, recent_total) = (0..n)
+            .filter(|&i| within_load(i))
+            .fold((0usize, 0.0f64), |(count, sum), i| {
+                (count + 1, sum + state.recent[i])
+            });
+        let share_cap = (1.0 + c.fair_share_slack) * recent_total / eligible.max(1) as f64 + 1.0;
         let start = self.next_start.fetch_add(1, Ordering::Relaxed);
         let mut best: Option<(f64, u64, usize)> = None;
         for k in 0..n {
             let i = (start + k) % n;
             let s = &snapshots[i];
-            if !s.available || s.load() > ceiling || state.recent[i] > share_cap {
+            if !within_load(i) || state.recent[i] > share_cap {
                 continue;
             }
             let cached = matched[i] as usize * c.block_bytes;
@@ -130,9 +133,7 @@ impl Policy for CacheAware {
                 best = Some((cost, s.load(), i));
             }
         }
-        // The least loaded available endpoint always passes both guards (its load is the
-        // minimum, and some endpoint's recent share is at most the mean), so `best` is only
-        // empty when nothing is available.
+        // `best` is empty only when nothing is available (see the fair-share note above).
         let (_, _, chosen) = best?;
         if !request.prefix_blocks.is_empty() {
             state.index.insert(request.prefix_blocks, chosen);
@@ -199,7 +200,7 @@ mod tests {
         for _ in 0..100 {
             counts[p.pick(&request(&[1, 2, 3]), &eps).unwrap()] += 1;
         }
-        // Fair share 50 each; the guard caps an endpoint at 1.3x the mean share (plus one).
+        // Fair share 50 each; the guard caps an endpoint at 1.1x the mean share (plus one).
         assert!(counts.iter().all(|&c| c >= 30), "{counts:?}");
     }
 
@@ -222,6 +223,18 @@ mod tests {
         // Now both hold the prefix: with equal load either is fine, but never a third choice.
         let both = [up(1), up(1)];
         assert!(p.pick(&request(&[5, 6, 7]), &both).is_some());
+    }
+
+    #[test]
+    fn always_decides_when_busy_endpoints_never_drain() {
+        // Loads that never change: the two idle endpoints take everything, and the fair
+        // share is theirs, so the guard never leaves no candidate.
+        let p = policy();
+        let eps = [up(0), up(30), up(0), up(40)];
+        for i in 0..500u64 {
+            let chosen = p.pick(&request(&[i, i + 1]), &eps);
+            assert!(matches!(chosen, Some(0 | 2)), "{i}: {chosen:?}");
+        }
     }
 
     #[test]
