@@ -4,6 +4,7 @@
 
 pub mod engine_kind;
 pub mod http_client;
+pub mod kv_events;
 pub mod load_signals;
 pub mod openai;
 
