@@ -41,13 +41,15 @@ pub async fn run(
     run: &AbRun,
     direct: Arc<dyn Target>,
     router: Arc<dyn Target>,
-    sessions: &dyn Fn() -> SessionPool,
+    // One fresh workload per segment (`2 * rounds`), all built from the same seed.
+    sessions: Vec<SessionPool>,
     spec: &RunSpec,
     config: &RunConfig,
     progress: &Progress,
 ) -> (Measured, AbResult) {
     let mut direct_runs = Vec::new();
     let mut router_runs = Vec::new();
+    let mut sessions = sessions.into_iter();
     for round in 0..run.rounds.max(1) {
         let router_first = round % 2 == 1;
         for is_router in [router_first, !router_first] {
@@ -56,9 +58,10 @@ pub async fn run(
             } else {
                 (Arc::clone(&direct), format!("round {} direct: ", round + 1))
             };
-            let sessions = Arc::new(sessions());
-            warm_up(&target, &sessions, spec, progress, &label).await;
-            let measured = measure(&target, &sessions, spec, progress, &label).await;
+            let Some(pool) = sessions.next() else { break };
+            let pool = Arc::new(pool);
+            warm_up(&target, &pool, spec, progress, &label).await;
+            let measured = measure(&target, &pool, spec, progress, &label).await;
             if is_router {
                 router_runs.push(measured);
             } else {

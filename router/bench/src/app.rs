@@ -259,26 +259,17 @@ pub async fn run(args: &RunArgs) -> Result<BenchResults, String> {
             let direct_model = args.direct_model.clone().unwrap_or_else(|| model.clone());
             let direct = target(&client, args, direct_url, &direct_model)?;
             // Every segment gets a fresh workload with the same seed: the same requests.
-            let make = || -> SessionPool {
-                match workload(args) {
-                    Ok(w) => SessionPool::new(w),
-                    // The same arguments built a workload above; only a dataset file that
-                    // vanished mid-run gets here: fall back to the synthetic shape.
-                    Err(_) => SessionPool::new(Box::new(Synthetic::new(
-                        args.input_len,
-                        LengthDist::Fixed(64),
-                        1,
-                        args.seed,
-                    ))),
-                }
-            };
+            let rounds = args.rounds.max(1);
+            let pools = (0..2 * rounds)
+                .map(|_| workload(args).map(SessionPool::new))
+                .collect::<Result<Vec<_>, _>>()?;
             let run = AbRun {
                 direct_url: direct_url.clone(),
                 router_url: url.clone(),
                 rounds: args.rounds,
             };
             let (measured, result) =
-                ab::run(&run, direct, main_target, &make, &spec, &config, &progress).await;
+                ab::run(&run, direct, main_target, pools, &spec, &config, &progress).await;
             (measured, Some(result))
         }
     };
