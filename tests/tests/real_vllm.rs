@@ -106,20 +106,23 @@ async fn router_in_front_of_two_real_vllm_instances() {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
     };
     let watch = async {
-        // vLLM's own occupancy (running + waiting), sampled on each instance.
+        // vLLM's own occupancy (running + waiting), sampled on each instance, and the
+        // router's in-flight count per endpoint at the same moments.
         let mut occupancy = vec![Vec::new(); fleet.urls.len()];
+        let mut router_in_flight = vec![Vec::new(); fleet.urls.len()];
         while !done.load(std::sync::atomic::Ordering::Relaxed) {
             for (i, u) in fleet.urls.iter().enumerate() {
                 let text = vllm_metrics(u).await;
                 let busy = metric_sum(&text, "vllm:num_requests_running", &[])
                     + metric_sum(&text, "vllm:num_requests_waiting", &[]);
                 occupancy[i].push(busy);
+                router_in_flight[i].push(f64::from(router.app.pools[0].endpoints[i].in_flight()));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        occupancy
+        (occupancy, router_in_flight)
     };
-    let ((), occupancy) = tokio::join!(load, watch);
+    let ((), (occupancy, router_in_flight)) = tokio::join!(load, watch);
     let after: Vec<f64> = join_all(fleet.urls.iter().map(|u| completed(u))).await;
     let served: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     assert_eq!(
@@ -127,35 +130,45 @@ async fn router_in_front_of_two_real_vllm_instances() {
         32.0,
         "every request completed on some instance: {served:?}"
     );
-    // Least-connections equalises the router's in-flight counts, not request
-    // counts: a slower engine holds its requests longer and so gets fewer.
-    // Balance is judged on the engines' own occupancy under load; a faster
-    // engine reads a little lower, because the client's gap between
-    // requests is a larger share of its cycle; CPU engines sharing two cores
-    // with the test are noisy, hence the loose 3x bound.
-    let mean: Vec<f64> = occupancy
-        .iter()
-        .map(|samples| samples.iter().sum::<f64>() / samples.len() as f64)
-        .collect();
+    // Least-connections equalises the router's in-flight counts, not request counts: a
+    // slower engine holds its requests longer and so gets fewer. The router's counts must be
+    // balanced. vLLM's own occupancy follows them only loosely: a request leaves vLLM's
+    // gauges when its last token is generated but stays in flight at the router until the
+    // client has read it, and the two CPU engines, sharing two cores with this test, often
+    // run at very different speeds (seen: 3x), so the faster one reads lower. Both engines
+    // must still be kept busy by vLLM's own gauges, within a loose 5x.
+    let mean = |series: &Vec<Vec<f64>>| -> Vec<f64> {
+        series
+            .iter()
+            .map(|samples| samples.iter().sum::<f64>() / samples.len().max(1) as f64)
+            .collect()
+    };
+    let (mean, routed) = (mean(&occupancy), mean(&router_in_flight));
     let health: Vec<(bool, u32)> = router.app.pools[0]
         .endpoints
         .iter()
         .map(|e| (e.probe_healthy(), e.in_flight()))
         .collect();
+    let ratio = |v: &[f64]| v[0].max(v[1]) / v[0].min(v[1]).max(1e-9);
     assert!(
-        mean.iter().all(|m| *m >= 0.5),
+        ratio(&routed) <= 1.5,
+        "least connections keeps the router's in-flight counts level: {routed:?}, (healthy, in flight) {health:?}"
+    );
+    assert!(
+        mean.iter().all(|m| *m >= 0.3),
         "both engines were kept busy: occupancy {mean:?}, served {served:?}, (healthy, in flight) {health:?}"
     );
-    let (lo, hi) = (mean[0].min(mean[1]), mean[0].max(mean[1]));
     assert!(
-        hi / lo <= 2.5,
-        "occupancy balanced within 2.5x: {mean:?} (served {served:?})"
+        ratio(&mean) <= 5.0,
+        "vLLM occupancy within 5x: {mean:?} (served {served:?}, router in flight {routed:?})"
     );
     assert!(
         served.iter().all(|s| *s >= 5.0),
         "both engines served requests: {served:?}"
     );
-    eprintln!("real vLLM balance: mean occupancy {mean:?}, requests served {served:?}");
+    eprintln!(
+        "real vLLM balance: router in flight {routed:?}, vLLM occupancy {mean:?}, requests served {served:?}"
+    );
     let endpoint0 = &router.app.pools[0].endpoints[0];
     assert!(
         endpoint0
