@@ -130,13 +130,16 @@ async fn router_in_front_of_two_real_vllm_instances() {
         32.0,
         "every request completed on some instance: {served:?}"
     );
-    // Least-connections equalises the router's in-flight counts, not request counts: a
-    // slower engine holds its requests longer and so gets fewer. The router's counts must be
-    // balanced. vLLM's own occupancy follows them only loosely: a request leaves vLLM's
-    // gauges when its last token is generated but stays in flight at the router until the
-    // client has read it, and the two CPU engines, sharing two cores with this test, often
-    // run at very different speeds (seen: 3x), so the faster one reads lower. Both engines
-    // must still be kept busy by vLLM's own gauges, within a loose 5x.
+    // Least-connections sends each request to the endpoint with the fewest in flight at that
+    // moment; it cannot level time averages when the load does not saturate the engines. Here
+    // it does not: the two CPU engines take both cores, so this test's own clients are slow to
+    // send their next request, and the engines often run at very different speeds (seen: 3x),
+    // so the faster one's requests finish and leave it idle sooner. A request also leaves
+    // vLLM's gauges at its last token but stays in flight at the router until the client has
+    // read it. So the bounds are loose (seen: router in-flight ratios 1.0 to 2.2, vLLM
+    // occupancy ratios 1.1 to 4.3), but a policy that starved one engine or piled onto one
+    // fails them: both engines busy by vLLM's own gauges, within 5x, and the router's own
+    // in-flight averages within 3x.
     let mean = |series: &Vec<Vec<f64>>| -> Vec<f64> {
         series
             .iter()
@@ -151,8 +154,8 @@ async fn router_in_front_of_two_real_vllm_instances() {
         .collect();
     let ratio = |v: &[f64]| v[0].max(v[1]) / v[0].min(v[1]).max(1e-9);
     assert!(
-        ratio(&routed) <= 1.5,
-        "least connections keeps the router's in-flight counts level: {routed:?}, (healthy, in flight) {health:?}"
+        ratio(&routed) <= 3.0,
+        "least connections keeps the router's in-flight counts close: {routed:?}, (healthy, in flight) {health:?}"
     );
     assert!(
         mean.iter().all(|m| *m >= 0.3),
