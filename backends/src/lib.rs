@@ -11,4 +11,4 @@ pub mod openai;
 pub use engine_kind::EngineKind;
 pub use http_client::{HttpClient, HttpClientConfig, build_http_client};
 pub use load_signals::{EngineLoad, parse_engine_load, parse_sample_line};
-pub use openai::{OpenAiEndpoint, UpstreamError};
+pub use openai::{OpenAiEndpoint, UpstreamError, error_chain};

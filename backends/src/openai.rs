@@ -162,7 +162,8 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `outer: inner: ...` (hyper's own message is only the outer).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -63,6 +63,16 @@ pub fn router_url(router: &RunningRouter) -> String {
     format!("http://{}", router.addresses()[0])
 }
 
+/// Runs `switchyard bench` with command-line flags, in process; a bad flag or a failed run
+/// fails the test.
+pub async fn run_bench(args: &str) -> switchyard_bench::results::BenchResults {
+    let args = switchyard_bench::cli::parse_run_args(args.split_whitespace())
+        .unwrap_or_else(|e| panic!("{e}"));
+    switchyard_bench::app::run(&args)
+        .await
+        .unwrap_or_else(|e| panic!("bench failed: {e}"))
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

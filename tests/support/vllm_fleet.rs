@@ -4,6 +4,23 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::{MODEL, router_yaml};
+
+/// The model name the fleet's instances serve.
+pub const SERVED: &str = "tiny-llama";
+
+/// Router YAML for the fleet: least connections, with probes and scrapes slow enough for
+/// CPU vLLM on a busy 2-core machine (it can take a while to answer /health).
+pub fn vllm_router_config(urls: &[String]) -> String {
+    router_yaml("least_connections", urls, "", "")
+        .replace(MODEL, SERVED)
+        .replace(
+            "    interval: 100ms\n    timeout: 500ms",
+            "    interval: 500ms\n    timeout: 5s",
+        )
+        .replace("scrape:\n  interval: 100ms", "scrape:\n  interval: 200ms")
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

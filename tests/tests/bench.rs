@@ -6,16 +6,8 @@ use std::time::Duration;
 
 use switchyard_bench::app::run;
 use switchyard_bench::cli::parse_run_args;
-use switchyard_bench::results::BenchResults;
 use switchyard_sim::{Fault, OutputLen, SimConfig, Simulator};
 use switchyard_tests::*;
-
-async fn bench(args: &str) -> BenchResults {
-    let args = parse_run_args(args.split_whitespace()).unwrap_or_else(|e| panic!("{e}"));
-    run(&args)
-        .await
-        .unwrap_or_else(|e| panic!("bench failed: {e}"))
-}
 
 /// A simulator with real (small) timings, exact output lengths and a prefix cache.
 async fn timed_sim(seed: u64, max_num_seqs: u32) -> Simulator {
@@ -36,7 +28,7 @@ async fn every_workload_runs_against_the_simulator() {
     let url = sim.base_url();
     let common = format!("--url {url} --no-progress --concurrency 4 --requests 24 --output-len 6");
 
-    let synthetic = bench(&format!("{common} --input-len uniform:20:60")).await;
+    let synthetic = run_bench(&format!("{common} --input-len uniform:20:60")).await;
     let s = &synthetic.overall;
     assert_eq!((s.requests_ok, s.requests_failed), (24, 0));
     assert_eq!(
@@ -52,7 +44,7 @@ async fn every_workload_runs_against_the_simulator() {
     );
     assert!(s.prompt_tokens > 24 * 20, "{}", s.prompt_tokens);
 
-    let shared = bench(&format!(
+    let shared = run_bench(&format!(
         "{common} --workload shared-prefix --groups 2 --users 3 --prefix-len 256 --suffix-len 8"
     ))
     .await;
@@ -63,13 +55,13 @@ async fn every_workload_runs_against_the_simulator() {
     );
     assert!(shared.config.workload.contains("2 groups x 3 users"));
 
-    let multi = bench(&format!(
+    let multi = run_bench(&format!(
         "{common} --workload multi-turn --turns 4 --input-len 20"
     ))
     .await;
     assert_eq!(multi.overall.requests_ok, 24);
     // Later turns carry the history: more prompt tokens than four single turns would have.
-    let single = bench(&format!("{common} --input-len 20")).await;
+    let single = run_bench(&format!("{common} --input-len 20")).await;
     assert!(
         multi.overall.prompt_tokens > single.overall.prompt_tokens * 3 / 2,
         "multi-turn {} vs single {}",
@@ -93,7 +85,7 @@ async fn every_workload_runs_against_the_simulator() {
         ),
     )
     .unwrap();
-    let from_file = bench(&format!(
+    let from_file = run_bench(&format!(
         "--url {url} --no-progress --requests 9 --workload dataset --dataset {}",
         dataset.display()
     ))
@@ -107,14 +99,14 @@ async fn every_workload_runs_against_the_simulator() {
     );
 
     for api in ["completions", "embeddings"] {
-        let r = bench(&format!(
+        let r = run_bench(&format!(
             "--url {url} --no-progress --requests 6 --api {api} --input-len 16"
         ))
         .await;
         assert_eq!(r.overall.requests_ok, 6, "{api}");
         assert!(r.overall.prompt_tokens >= 6 * 16, "{api}");
     }
-    let whole = bench(&format!("{common} --no-stream")).await;
+    let whole = run_bench(&format!("{common} --no-stream")).await;
     assert!(whole.overall.ttft_ms.is_none() && whole.overall.e2e_ms.is_some());
     assert_eq!(whole.overall.output_tokens, 24 * 6);
     sim.shutdown().await;
@@ -125,7 +117,7 @@ async fn open_loop_keeps_its_schedule_and_charges_queueing_to_the_server() {
     // One request at a time, ~40 ms each: 20 requests arriving over 0.4 s must queue.
     let sim = timed_sim(2, 1).await;
     let url = sim.base_url();
-    let r = bench(&format!(
+    let r = run_bench(&format!(
         "--url {url} --no-progress --rate 50 --arrivals constant --requests 20 --output-len 20 --ignore-eos"
     ))
     .await;
@@ -142,7 +134,7 @@ async fn open_loop_keeps_its_schedule_and_charges_queueing_to_the_server() {
     let lag = s.send_lag_ms.as_ref().unwrap();
     assert!(lag.p50 < 50.0, "the generator sent on schedule: {lag:?}");
 
-    let ramp = bench(&format!(
+    let ramp = run_bench(&format!(
         "--url {url} --no-progress --rate 20,40 --duration 500ms --output-len 1"
     ))
     .await;
@@ -164,7 +156,7 @@ async fn routed_run_reports_each_engines_own_view_and_ab_overhead() {
     let router = start_router(&router_yaml("least_connections", &urls, "", "")).await;
     let router_url = router_url(&router);
 
-    let r = bench(&format!(
+    let r = run_bench(&format!(
         "--url {router_url} --no-progress --concurrency 6 --requests 60 --output-len 4 \
          --warmup-requests 6 --scrape ep0={}/metrics --scrape ep1={}/metrics \
          --scrape-interval 50ms --slo ttft=10s,e2e=10s",
@@ -190,7 +182,7 @@ async fn routed_run_reports_each_engines_own_view_and_ab_overhead() {
     );
     assert_eq!(r.overall.goodput_fraction, Some(1.0));
 
-    let ab = bench(&format!(
+    let ab = run_bench(&format!(
         "--url {router_url} --direct-url {} --rounds 3 --no-progress --concurrency 2 \
          --requests 10 --output-len 4 --ignore-eos",
         urls[0]
@@ -221,7 +213,7 @@ async fn errors_are_counted_by_kind_and_goodput_follows_the_slo() {
         fraction: 0.5,
         status: 503,
     });
-    let r = bench(&format!(
+    let r = run_bench(&format!(
         "--url {url} --no-progress --concurrency 4 --requests 80 --output-len 2 --slo ttft=1us"
     ))
     .await;
@@ -251,11 +243,11 @@ async fn errors_are_counted_by_kind_and_goodput_follows_the_slo() {
 async fn results_files_round_trip_and_compare() {
     let sim = timed_sim(6, 8).await;
     let url = sim.base_url();
-    let a = bench(&format!(
+    let a = run_bench(&format!(
         "--url {url} --no-progress --concurrency 1 --requests 10 --output-len 4"
     ))
     .await;
-    let b = bench(&format!(
+    let b = run_bench(&format!(
         "--url {url} --no-progress --concurrency 4 --requests 20 --output-len 4"
     ))
     .await;

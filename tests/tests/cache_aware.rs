@@ -3,8 +3,6 @@
 //! counters, it keeps each prompt group where it is cached (far more hits than round robin)
 //! without piling groups onto one engine.
 
-use switchyard_bench::app::run;
-use switchyard_bench::cli::parse_run_args;
 use switchyard_bench::results::BenchResults;
 use switchyard_sim::{SimConfig, Simulator};
 use switchyard_tests::*;
@@ -41,8 +39,7 @@ async fn shared_prefix_run(policy: &str) -> BenchResults {
          --suffix-len 8 --output-len 4 --concurrency 4 --requests 240 --seed 7{scrape}",
         router_url(&router)
     );
-    let args = parse_run_args(args.split_whitespace()).unwrap();
-    let results = run(&args).await.unwrap();
+    let results = run_bench(&args).await;
     router.shutdown().await;
     for sim in sims {
         sim.shutdown().await;

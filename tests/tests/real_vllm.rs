@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use switchyard_tests::vllm_fleet::Fleet;
+use switchyard_tests::vllm_fleet::{Fleet, SERVED, vllm_router_config};
 use switchyard_tests::*;
-
-const SERVED: &str = "tiny-llama";
 
 async fn vllm_metrics(url: &str) -> String {
     get_text(&client(), &format!("{url}/metrics")).await
@@ -44,21 +42,11 @@ fn completion(max_tokens: u32, stream: bool) -> serde_json::Value {
     })
 }
 
-fn router_config(urls: &[String]) -> String {
-    let yaml = router_yaml("least_connections", urls, "", "").replace(MODEL, SERVED);
-    // CPU vLLM on a busy 2-core machine can take a while to answer /health.
-    yaml.replace(
-        "    interval: 100ms\n    timeout: 500ms",
-        "    interval: 500ms\n    timeout: 5s",
-    )
-    .replace("scrape:\n  interval: 100ms", "scrape:\n  interval: 200ms")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts two real vLLM instances; run by scripts/test-all.sh"]
 async fn router_in_front_of_two_real_vllm_instances() {
     let fleet = Fleet::start(2);
-    let router = start_router(&router_config(&fleet.urls)).await;
+    let router = start_router(&vllm_router_config(&fleet.urls)).await;
     let url = router_url(&router);
     let client = client();
 

@@ -7,13 +7,8 @@
 //! command (`scripts/test-all.sh`) runs it with `--ignored`. Set `SWITCHYARD_BENCH_ARTIFACTS`
 //! to a folder to keep the results, HTML report and PNG charts of the routed run.
 
-use switchyard_bench::app::run;
-use switchyard_bench::cli::parse_run_args;
-use switchyard_bench::results::BenchResults;
-use switchyard_tests::vllm_fleet::Fleet;
+use switchyard_tests::vllm_fleet::{Fleet, SERVED, vllm_router_config};
 use switchyard_tests::*;
-
-const SERVED: &str = "tiny-llama";
 
 /// How far the tool's mean TTFT may sit above vLLM's. vLLM starts its clock when the request
 /// reaches the engine, after its Python HTTP server has parsed it and tokenised the prompt,
@@ -23,22 +18,6 @@ const SERVED: &str = "tiny-llama";
 const TTFT_TOLERANCE_MS: f64 = 40.0;
 const TTFT_TOLERANCE_FRACTION: f64 = 0.5;
 
-async fn bench(args: &str) -> BenchResults {
-    let args = parse_run_args(args.split_whitespace()).unwrap_or_else(|e| panic!("{e}"));
-    run(&args)
-        .await
-        .unwrap_or_else(|e| panic!("bench failed: {e}"))
-}
-
-fn router_config(urls: &[String]) -> String {
-    router_yaml("least_connections", urls, "", "")
-        .replace(MODEL, SERVED)
-        .replace(
-            "    interval: 100ms\n    timeout: 500ms",
-            "    interval: 500ms\n    timeout: 5s",
-        )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the vLLM venv (scripts/vllm/install.sh); run by scripts/test-all.sh"]
 async fn bench_on_real_vllm() {
@@ -46,7 +25,7 @@ async fn bench_on_real_vllm() {
     let urls = fleet.urls.clone();
 
     // 1. Direct to one engine: the tool's TTFT against vLLM's own histogram.
-    let direct = bench(&format!(
+    let direct = run_bench(&format!(
         "--url {} --model {SERVED} --no-progress --concurrency 1 --requests 12 \
          --warmup-requests 2 --input-len 64 --output-len 16 --ignore-eos --scrape e0={}/metrics",
         urls[0], urls[0]
@@ -77,7 +56,7 @@ async fn bench_on_real_vllm() {
     );
 
     // 2. Through the router: every workload, with the engines' view per endpoint.
-    let router = start_router(&router_config(&urls)).await;
+    let router = start_router(&vllm_router_config(&urls)).await;
     let url = router_url(&router);
     let scrape = format!(
         "--scrape ep0={}/metrics --scrape ep1={}/metrics",
@@ -85,7 +64,7 @@ async fn bench_on_real_vllm() {
     );
     let common = format!("--url {url} --model {SERVED} --no-progress {scrape}");
 
-    let shared = bench(&format!(
+    let shared = run_bench(&format!(
         "{common} --workload shared-prefix --groups 2 --users 4 --prefix-len 160 --suffix-len 8 \
          --concurrency 4 --requests 24 --output-len 8 --ignore-eos --scrape-interval 200ms \
          --slo ttft=5s"
@@ -122,7 +101,7 @@ async fn bench_on_real_vllm() {
         "vLLM's own prefix-cache counters saw the shared prefixes"
     );
 
-    let multi = bench(&format!(
+    let multi = run_bench(&format!(
         "{common} --workload multi-turn --turns 3 --input-len 32 --output-len 8 --concurrency 2 --requests 9"
     ))
     .await;
@@ -135,7 +114,7 @@ async fn bench_on_real_vllm() {
         r#"{"conversations":[{"from":"human","value":"Where do freight cars wait?"},{"from":"gpt","value":"On the classification tracks."},{"from":"human","value":"Who moves them?"},{"from":"gpt","value":"A switcher."}]}"#,
     )
     .unwrap();
-    let from_file = bench(&format!(
+    let from_file = run_bench(&format!(
         "{common} --workload dataset --dataset {} --requests 4",
         dataset.display()
     ))
@@ -146,7 +125,7 @@ async fn bench_on_real_vllm() {
         from_file.overall.errors
     );
 
-    let open = bench(&format!(
+    let open = run_bench(&format!(
         "{common} --rate 2,4 --arrivals poisson --duration 3s --input-len 64 --output-len 16 \
          --ignore-eos --api completions --scrape-interval 250ms"
     ))

@@ -4,10 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
 use switchyard_backends::{HttpClient, HttpClientConfig, build_http_client};
 
 use crate::ab::{self, AbRun};
@@ -20,7 +18,7 @@ use crate::scrape::Scraper;
 use crate::target::{OpenAiTarget, OpenAiTargetConfig, Target};
 use crate::workload::shared_prefix::SharedPrefixSpec;
 use crate::workload::{Dataset, LengthDist, SharedPrefix, Synthetic, Workload};
-use crate::{assemble, compare, report, terminal};
+use crate::{assemble, compare, http_get, report, terminal};
 
 pub fn main(command: BenchCommand) -> ExitCode {
     let result = match command.command {
@@ -157,19 +155,13 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 async fn discover_model(client: &HttpClient, url: &str) -> Result<String, String> {
     let base = url.trim_end_matches('/');
     let base = base.strip_suffix("/v1").unwrap_or(base);
-    let request = http::Request::get(format!("{base}/v1/models"))
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| format!("bad URL `{url}`: {e}"))?;
-    let response =
-        tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
-            .await
-            .map_err(|_| format!("GET {base}/v1/models did not answer in 10 s; give --model"))?
-            .map_err(|e| format!("GET {base}/v1/models failed ({e}); give --model"))?;
-    let body = Limited::new(response.into_body(), 16 << 20)
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let body = http_get::get(
+        client,
+        &format!("{base}/v1/models"),
+        Duration::from_secs(10),
+    )
+    .await
+    .map_err(|e| format!("GET {base}/v1/models failed ({e}); give --model"))?;
     let models: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| format!("{base}/v1/models did not answer a model list; give --model"))?;
     models["data"][0]["id"]

@@ -8,6 +8,7 @@ pub mod app;
 pub mod assemble;
 pub mod cli;
 pub mod compare;
+pub mod http_get;
 pub mod progress;
 pub mod report;
 pub mod results;

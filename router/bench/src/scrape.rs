@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http::Uri;
 use switchyard_backends::{HttpClient, parse_sample_line};
 
+use crate::http_get;
 use crate::results::EndpointResult;
 
 /// Each figure under the names the engines export it by; the first name present wins.
@@ -219,21 +218,7 @@ fn fill(result: &mut EndpointResult, before: &Snapshot, after: &Snapshot) {
 }
 
 async fn fetch(client: &HttpClient, url: &str) -> Result<Snapshot, String> {
-    let request = Request::get(url)
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(Duration::from_secs(5), client.request(request))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    if response.status() != StatusCode::OK {
-        return Err(format!("status {}", response.status()));
-    }
-    let body = Limited::new(response.into_body(), 32 << 20)
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let body = http_get::get(client, url, Duration::from_secs(5)).await?;
     Ok(Snapshot::parse(&String::from_utf8_lossy(&body)))
 }
 

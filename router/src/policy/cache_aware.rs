@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::{EndpointSnapshots, Policy, RequestFeatures};
+use super::{EndpointSnapshot, EndpointSnapshots, Policy, RequestFeatures};
 use crate::config::CacheAwareConfig;
 use crate::prefix::{MAX_ENDPOINTS, PrefixIndex};
 
@@ -73,7 +73,12 @@ impl Policy for CacheAware {
         endpoints: &dyn EndpointSnapshots,
     ) -> Option<usize> {
         let n = endpoints.len().min(MAX_ENDPOINTS);
-        let snapshots: Vec<_> = (0..n).map(|i| endpoints.get(i)).collect();
+        // Read each endpoint once, on the stack: this runs for every request.
+        let mut snapshots = [EndpointSnapshot::default(); MAX_ENDPOINTS];
+        for (i, slot) in snapshots[..n].iter_mut().enumerate() {
+            *slot = endpoints.get(i);
+        }
+        let snapshots = &snapshots[..n];
         let min_load = snapshots
             .iter()
             .filter(|s| s.available)
@@ -150,7 +155,6 @@ impl Policy for CacheAware {
 mod tests {
     use super::super::test_support::{features, up};
     use super::*;
-    use crate::policy::EndpointSnapshot;
 
     fn policy() -> CacheAware {
         CacheAware::new(CacheAwareConfig {

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchyard_backends::HttpClient;
+use switchyard_backends::{HttpClient, error_chain};
 
 use super::sse::{StreamTally, read_stream};
 use super::{Exchange, Failure, Outcome, Reply, SendFuture, Target};
@@ -247,17 +247,6 @@ async fn read_body(body: Incoming) -> Result<Bytes, String> {
         .await
         .map(|c| c.to_bytes())
         .map_err(|e| e.to_string())
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[derive(Deserialize)]
