@@ -15,9 +15,15 @@ pub enum KvEvent {
         parent_block_hash: Option<u64>,
         token_ids: Vec<u32>,
         block_size: u32,
+        /// The LoRA adapter the blocks were computed with, if any.
+        lora_id: Option<i64>,
+        /// Where the blocks live (`"GPU"`, `"CPU"` for offloaded ones); `None` from releases
+        /// that do not say.
+        medium: Option<String>,
     },
     BlockRemoved {
         block_hashes: Vec<u64>,
+        medium: Option<String>,
     },
     AllBlocksCleared,
 }
@@ -88,8 +94,10 @@ const STORED_FIELDS: &[&str] = &[
     "parent_block_hash",
     "token_ids",
     "block_size",
+    "lora_id",
+    "medium",
 ];
-const REMOVED_FIELDS: &[&str] = &["block_hashes"];
+const REMOVED_FIELDS: &[&str] = &["block_hashes", "medium"];
 
 fn decode_event(value: Value) -> Option<KvEvent> {
     let (kind, fields): (String, Vec<(String, Value)>) = match value {
@@ -133,13 +141,20 @@ fn decode_event(value: Value) -> Option<KvEvent> {
                 .and_then(Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok())
                 .unwrap_or(0),
+            lora_id: field("lora_id").and_then(Value::as_i64),
+            medium: medium(field("medium")),
         }),
         "BlockRemoved" => Some(KvEvent::BlockRemoved {
             block_hashes: hashes(field("block_hashes")?)?,
+            medium: medium(field("medium")),
         }),
         "AllBlocksCleared" => Some(KvEvent::AllBlocksCleared),
         _ => None,
     }
+}
+
+fn medium(value: Option<&Value>) -> Option<String> {
+    value.and_then(Value::as_str).map(str::to_owned)
 }
 
 fn hashes(value: &Value) -> Option<Vec<u64>> {
@@ -214,6 +229,8 @@ mod tests {
                         parent_block_hash: None,
                         token_ids: vec![1, 2],
                         block_size: 1,
+                        lora_id: None,
+                        medium: Some("GPU".into()),
                     },
                     KvEvent::AllBlocksCleared,
                 ]

@@ -71,8 +71,12 @@ fn real_batches_describe_a_consistent_cache() {
                     parent_block_hash,
                     token_ids,
                     block_size,
+                    lora_id,
+                    medium,
                 } => {
                     assert_eq!(block_size, 32);
+                    assert_eq!(lora_id, None);
+                    assert_eq!(medium.as_deref(), Some("GPU"), "vLLM 0.32 names the medium");
                     assert_eq!(
                         token_ids.len(),
                         block_hashes.len() * 32,
@@ -85,7 +89,7 @@ fn real_batches_describe_a_consistent_cache() {
                     stored += block_hashes.len();
                     held.extend(block_hashes);
                 }
-                KvEvent::BlockRemoved { block_hashes } => {
+                KvEvent::BlockRemoved { block_hashes, .. } => {
                     for hash in block_hashes {
                         assert!(held.remove(&hash), "removed a block never stored");
                         removed += 1;

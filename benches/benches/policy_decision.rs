@@ -11,11 +11,16 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use switchyard::config::{CacheAwareConfig, PassiveHealthConfig, PolicyKind, TimeoutsConfig};
+use switchyard::config::{
+    CacheAwareConfig, PassiveHealthConfig, PolicyKind, PrefixIndexKind, TimeoutsConfig,
+};
 use switchyard::endpoint::{Endpoint, EndpointSpec};
 use switchyard::health::Breaker;
 use switchyard::policy::{self, CacheAware, EndpointSnapshot, Policy, RequestFeatures};
 use switchyard::pool::Pool;
+use switchyard::prefix::{KvEventIndex, PromptKeying, token_block_keys};
+use switchyard::tokenizer::PromptTokenizer;
+use switchyard_backends::kv_events::KvEvent;
 use switchyard_backends::{
     EngineKind, EngineLoad, HttpClientConfig, OpenAiEndpoint, build_http_client,
 };
@@ -35,7 +40,8 @@ fn features() -> RequestFeatures<'static> {
         stream: true,
         body_bytes: 2048,
         prefix_blocks: &[],
-        prompt_bytes: 0,
+        prompt_len: 0,
+        prediction: None,
     }
 }
 
@@ -110,6 +116,8 @@ fn live_pool(kind: PolicyKind, n: usize) -> Pool {
         timeouts: TimeoutsConfig::default(),
         max_in_flight_per_endpoint: Some(1000),
         stale_after_ms: 60_000,
+        audit: None,
+        kv_events: None,
     }
 }
 
@@ -134,7 +142,7 @@ fn bench_cache_aware(c: &mut Criterion) {
         max_blocks: 200_000,
         ..CacheAwareConfig::default()
     };
-    let policy = CacheAware::new(config);
+    let policy = CacheAware::new(config, None, None);
     let snaps = snapshots(64);
     let view: &[EndpointSnapshot] = &snaps;
     let prompts: Vec<Vec<u64>> = (0..1000u64)
@@ -143,7 +151,7 @@ fn bench_cache_aware(c: &mut Criterion) {
     for prompt in &prompts {
         let features = RequestFeatures {
             prefix_blocks: prompt,
-            prompt_bytes: prompt.len() * 64,
+            prompt_len: prompt.len() * 64,
             ..features()
         };
         black_box(policy.pick(&features, &view));
@@ -159,7 +167,7 @@ fn bench_cache_aware(c: &mut Criterion) {
             i = (i + 7) % prompts.len();
             let features = RequestFeatures {
                 prefix_blocks: &prompts[i][..32],
-                prompt_bytes: 32 * 64,
+                prompt_len: 32 * 64,
                 ..features()
             };
             black_box(policy.pick(&features, black_box(&view)))
@@ -168,5 +176,66 @@ fn bench_cache_aware(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_policies, bench_pool_pick, bench_cache_aware);
+/// `cache_aware` with `index: events`: 100k blocks stored through KV events (1,000 prompts of
+/// 100 16-token blocks, spread over 64 endpoints), deciding for a 32-block prompt; the bridge
+/// of recent decisions is consulted too.
+fn bench_cache_aware_events(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cache_aware_events");
+    const BLOCK: usize = 16;
+    let config = CacheAwareConfig {
+        index: PrefixIndexKind::Events,
+        max_blocks: 200_000,
+        block_tokens: BLOCK,
+        ..CacheAwareConfig::default()
+    };
+    let events = Arc::new(KvEventIndex::new(64, config.max_blocks));
+    let keying = PromptKeying::Tokens {
+        tokenizer: Arc::new(PromptTokenizer::Simulator),
+        block_tokens: BLOCK,
+    };
+    let policy = CacheAware::new(config, Some(keying), Some(Arc::clone(&events)));
+    let prompts: Vec<Vec<u32>> = (0..1000u32)
+        .map(|p| (0..(100 * BLOCK) as u32).map(|t| p * 7919 + t).collect())
+        .collect();
+    for (p, tokens) in prompts.iter().enumerate() {
+        let hashes = (0..100u64).map(|b| (p as u64) << 32 | b).collect();
+        let stored = KvEvent::BlockStored {
+            block_hashes: hashes,
+            parent_block_hash: None,
+            token_ids: tokens.clone(),
+            block_size: BLOCK as u32,
+            lora_id: None,
+            medium: Some("GPU".into()),
+        };
+        events.apply(p % 64, &[stored]);
+    }
+    assert!(events.len() >= 100_000, "{}", events.len());
+    let keys: Vec<Vec<u64>> = prompts
+        .iter()
+        .map(|t| token_block_keys(&t[..32 * BLOCK], BLOCK))
+        .collect();
+    let snaps = snapshots(64);
+    let view: &[EndpointSnapshot] = &snaps;
+    let mut i = 0usize;
+    group.bench_function("64 endpoints, 100k blocks, 32-block prompt", |b| {
+        b.iter(|| {
+            i = (i + 7) % keys.len();
+            let features = RequestFeatures {
+                prefix_blocks: &keys[i],
+                prompt_len: 32 * BLOCK,
+                ..features()
+            };
+            black_box(policy.pick(&features, black_box(&view)))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_policies,
+    bench_pool_pick,
+    bench_cache_aware,
+    bench_cache_aware_events
+);
 criterion_main!(benches);

@@ -10,15 +10,18 @@ use switchyard_backends::{EngineKind, HttpClientConfig, OpenAiEndpoint, build_ht
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    Config, EndpointConfig, HealthConfig, LoggingConfig, RetryConfig, ScrapeConfig, ServerConfig,
+    CacheAwareConfig, Config, EndpointConfig, HealthConfig, LoggingConfig, PolicyKind,
+    PrefixIndexKind, RetryConfig, ScrapeConfig, ServerConfig,
 };
 use crate::endpoint::{Endpoint, EndpointSpec};
 use crate::health::{Breaker, run_probes};
 use crate::models::{ModelRoute, ModelTable};
 use crate::observability::metrics as m;
-use crate::policy;
+use crate::policy::{self, CacheAware, Policy};
 use crate::pool::Pool;
-use crate::telemetry::run_engine_scrape;
+use crate::prefix::{KvEventIndex, PrefixAudit, PromptKeying};
+use crate::telemetry::{KvEventFollower, run_engine_scrape};
+use crate::tokenizer::PromptTokenizer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -38,6 +41,11 @@ pub enum BuildError {
     },
     #[error("model `{model}` refers to pool `{pool}`, which does not exist")]
     UnknownPool { model: String, pool: String },
+    #[error("pool `{pool}`: {source}")]
+    Tokenizer {
+        pool: String,
+        source: crate::tokenizer::TokenizerError,
+    },
 }
 
 pub struct App {
@@ -51,6 +59,7 @@ pub struct App {
     pub logging: LoggingConfig,
     health: HealthConfig,
     scrape: ScrapeConfig,
+    kv_followers: Vec<KvEventFollower>,
 }
 
 impl App {
@@ -58,6 +67,7 @@ impl App {
         let metrics = m::install();
         let mut pools_by_name = HashMap::new();
         let mut pools = Vec::new();
+        let mut kv_followers = Vec::new();
         for (seed, (pool_name, pool_config)) in config.pools.iter().enumerate() {
             let pool_label: Arc<str> = Arc::from(pool_name.as_str());
             let timeouts = pool_config.timeouts.unwrap_or(config.timeouts);
@@ -73,13 +83,39 @@ impl App {
                     build_endpoint(index, ep, &pool_label, &config.health).map(Arc::new)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let prefix = match pool_config.policy {
+                PolicyKind::CacheAware => Some(build_cache_aware(
+                    &pool_label,
+                    &pool_config.cache_aware,
+                    endpoints.len(),
+                )?),
+                _ => None,
+            };
+            let (policy, audit, kv_events): (Box<dyn Policy>, _, _) = match prefix {
+                Some(p) => (Box::new(p.policy), Some(p.audit), p.events),
+                None => (
+                    policy::build(pool_config.policy, 0x5eed ^ seed as u64),
+                    None,
+                    None,
+                ),
+            };
+            if let Some(index) = &kv_events {
+                for (endpoint, config) in endpoints.iter().zip(&pool_config.endpoints) {
+                    if let Some(events) = &config.kv_events {
+                        kv_followers.push(KvEventFollower {
+                            endpoint: Arc::clone(endpoint),
+                            config: events.clone(),
+                            index: Arc::clone(index),
+                            block_tokens: pool_config.cache_aware.block_tokens,
+                        });
+                    }
+                }
+            }
             let pool = Arc::new(Pool {
                 name: pool_label,
-                policy: policy::build_with(
-                    pool_config.policy,
-                    0x5eed ^ seed as u64,
-                    &pool_config.cache_aware,
-                ),
+                policy,
+                audit,
+                kv_events,
                 endpoints,
                 client,
                 timeouts,
@@ -113,12 +149,16 @@ impl App {
             logging: config.logging.clone(),
             health: config.health.clone(),
             scrape: config.scrape.clone(),
+            kv_followers,
         })
     }
 
     /// Starts the probe and scrape loops; they stop when `shutdown` fires.
     pub fn spawn_background(&self, shutdown: &CancellationToken) {
         tokio::spawn(m::run_upkeep(self.metrics.clone(), shutdown.child_token()));
+        for follower in &self.kv_followers {
+            tokio::spawn(follower.clone().run(shutdown.child_token()));
+        }
         for pool in &self.pools {
             for endpoint in &pool.endpoints {
                 if self.health.active.enabled {
@@ -143,6 +183,42 @@ impl App {
             }
         }
     }
+}
+
+struct PrefixRouting {
+    policy: CacheAware,
+    audit: Arc<PrefixAudit>,
+    events: Option<Arc<KvEventIndex>>,
+}
+
+/// The `cache_aware` policy with its prompt keying (tokens when a tokenizer is set), its
+/// event index (with `index: events`), and its self-audit.
+fn build_cache_aware(
+    pool: &Arc<str>,
+    config: &CacheAwareConfig,
+    endpoints: usize,
+) -> Result<PrefixRouting, BuildError> {
+    let keying = match &config.tokenizer {
+        Some(tokenizer) => Some(PromptKeying::Tokens {
+            tokenizer: Arc::new(PromptTokenizer::load(tokenizer).map_err(|source| {
+                BuildError::Tokenizer {
+                    pool: pool.to_string(),
+                    source,
+                }
+            })?),
+            block_tokens: config.block_tokens,
+        }),
+        None => None,
+    };
+    let events = (config.index == PrefixIndexKind::Events)
+        .then(|| Arc::new(KvEventIndex::new(endpoints, config.max_blocks)));
+    let audit = Arc::new(PrefixAudit::new(Arc::clone(pool), config.audit_warn_error));
+    let policy = CacheAware::new(config.clone(), keying, events.clone());
+    Ok(PrefixRouting {
+        policy,
+        audit,
+        events,
+    })
 }
 
 fn build_endpoint(

@@ -42,6 +42,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
             served_names: BTreeMap::new(),
             health_path: None,
             metrics_path: None,
+            kv_events: None,
         })
         .collect();
     let mut pools = BTreeMap::new();

@@ -21,6 +21,7 @@ pub mod prefix;
 pub mod proxy;
 pub mod server;
 pub mod telemetry;
+pub mod tokenizer;
 
 pub use app::App;
 pub use server::{RunningRouter, StartError};

@@ -9,6 +9,7 @@ use crate::clock::now_ms;
 use crate::config::TimeoutsConfig;
 use crate::endpoint::Endpoint;
 use crate::policy::{EndpointSnapshot, EndpointSnapshots, Policy, RequestFeatures};
+use crate::prefix::{KvEventIndex, PrefixAudit};
 
 pub struct Pool {
     pub name: Arc<str>,
@@ -18,6 +19,10 @@ pub struct Pool {
     pub timeouts: TimeoutsConfig,
     pub max_in_flight_per_endpoint: Option<u32>,
     pub stale_after_ms: u64,
+    /// Self-audit of the policy's cache predictions (prefix-aware policies only).
+    pub audit: Option<Arc<PrefixAudit>>,
+    /// Filled by the endpoints' KV-event subscribers (`cache_aware` with `index: events`).
+    pub kv_events: Option<Arc<KvEventIndex>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

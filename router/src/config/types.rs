@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -256,12 +257,14 @@ pub struct PoolConfig {
 /// `cache_aware`: send a request where its prompt prefix is likely cached, unless that
 /// endpoint is much busier than the least busy one. Each candidate endpoint `e` costs
 ///
-/// `cost(e) = uncached_bytes(e) + load_cost_bytes * (load(e) + kv_penalty(e))`
+/// `cost(e) = uncached(e) + load_cost * (load(e) + kv_penalty(e))`
 ///
-/// where `uncached_bytes` is the prompt's bytes minus the blocks the index says `e` holds,
-/// `load` is the router's in-flight requests plus the engine's waiting queue, and
-/// `kv_penalty` is 2 when the engine's KV-cache usage is above `kv_usage_high`. Two guards
-/// keep it from making hot spots; an endpoint is a candidate only when
+/// where `uncached` is the prompt's length minus the leading blocks the index says `e` holds
+/// (in bytes, or in tokens when a `tokenizer` is set; `load_cost` is `load_cost_bytes` or
+/// `load_cost_tokens` to match), `load` is the router's in-flight requests plus the engine's
+/// waiting queue, and `kv_penalty` is 2 when the engine's KV-cache usage is above
+/// `kv_usage_high`. Two guards keep it from making hot spots; an endpoint is a candidate only
+/// when
 /// - its load is at most `max(min_load + balance_abs, min_load * balance_rel)`, and
 /// - its share of recent decisions (decayed with a half-life of `recent_half_life`
 ///   decisions) is at most `(1 + fair_share_slack)` times the fair share, plus one request,
@@ -270,32 +273,107 @@ pub struct PoolConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheAwareConfig {
-    /// Prompt bytes per index block (about 4 bytes per token in English text).
+    /// Where "which endpoint holds this prefix" comes from.
+    pub index: PrefixIndexKind,
+    /// Tokenizes prompts so the index is keyed on tokens, as the engine's cache is; required
+    /// by `index: events`. Without it the index is keyed on bytes.
+    pub tokenizer: Option<TokenizerConfig>,
+    /// Prompt bytes per index block when keyed on bytes (about 4 bytes per token).
     pub block_bytes: usize,
+    /// Tokens per block when keyed on tokens: the engine's `--block-size`.
+    pub block_tokens: usize,
     /// Most blocks the index keeps (least recently used go first); about 80 bytes each.
     pub max_blocks: usize,
     /// How many uncached prompt bytes one queued request is worth.
     pub load_cost_bytes: f64,
+    /// How many uncached prompt tokens one queued request is worth.
+    pub load_cost_tokens: f64,
     pub balance_abs: u32,
     pub balance_rel: f64,
     pub kv_usage_high: f32,
     pub fair_share_slack: f64,
     pub recent_half_life: f64,
+    /// With `index: events`, how long the router's own recent decisions count as cached
+    /// before the engine's events confirm them (prefill and the event's trip take this long).
+    #[serde(with = "humantime_serde")]
+    pub bridge_ttl: Duration,
+    /// Warn when the mean absolute error between predicted and engine-reported cached
+    /// fractions of prompts (exponentially averaged) goes above this.
+    pub audit_warn_error: f64,
 }
 
 impl Default for CacheAwareConfig {
     fn default() -> Self {
         Self {
+            index: PrefixIndexKind::Approximate,
+            tokenizer: None,
             block_bytes: 64,
+            block_tokens: 16,
             max_blocks: 262_144,
             load_cost_bytes: 256.0,
+            load_cost_tokens: 64.0,
             balance_abs: 4,
             balance_rel: 1.5,
             kv_usage_high: 0.9,
             fair_share_slack: 0.1,
             recent_half_life: 256.0,
+            bridge_ttl: Duration::from_secs(2),
+            audit_warn_error: 0.25,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrefixIndexKind {
+    /// Learned from the router's own decisions.
+    #[default]
+    Approximate,
+    /// From the engines' KV-cache events (each endpoint needs `kv_events`), bridged by the
+    /// router's decisions of the last `bridge_ttl`.
+    Events,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerConfig {
+    #[serde(default)]
+    pub kind: TokenizerKind,
+    /// A model directory holding `tokenizer.json` (and `tokenizer_config.json`, whose chat
+    /// template renders chat requests), or the `tokenizer.json` file itself.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A Jinja file to use instead of the config's chat template (vLLM's `--chat-template`).
+    #[serde(default)]
+    pub chat_template: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenizerKind {
+    /// A Hugging Face tokenizer from local files.
+    #[default]
+    Huggingface,
+    /// `switchyard sim`'s pseudo-tokenizer, for pools of simulated engines.
+    Simulator,
+}
+
+/// Where an engine publishes its KV-cache events (vLLM's `--kv-events-config`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KvEventsConfig {
+    /// The publisher's ZMQ address, e.g. `tcp://10.0.0.5:5557` for a vLLM configured with
+    /// `"endpoint": "tcp://*:5557"`. With `bind: true`, the address this router binds for a
+    /// vLLM that connects (configured with a plain host).
+    pub endpoint: String,
+    /// The replay (ROUTER) address, e.g. `tcp://10.0.0.5:5558`: missed events are fetched
+    /// from it. Without it a gap clears the endpoint's entries instead.
+    #[serde(default)]
+    pub replay_endpoint: Option<String>,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub bind: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -353,6 +431,9 @@ pub struct EndpointConfig {
     /// Overrides the kind's default metrics path; `""` turns scraping off.
     #[serde(default)]
     pub metrics_path: Option<String>,
+    /// The engine's KV-cache event stream, for `cache_aware` with `index: events`.
+    #[serde(default)]
+    pub kv_events: Option<KvEventsConfig>,
 }
 
 fn default_kind() -> String {

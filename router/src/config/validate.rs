@@ -6,7 +6,7 @@ use http::Uri;
 use switchyard_backends::EngineKind;
 
 use super::locate::PathSegment;
-use super::types::{Config, TimeoutsConfig};
+use super::types::{Config, PrefixIndexKind, TimeoutsConfig, TokenizerKind};
 
 type Issue = (Vec<PathSegment>, String);
 
@@ -59,6 +59,42 @@ fn check_cache_aware(
     }
     if !(0.0..=1.0).contains(&c.kv_usage_high) {
         problem("kv_usage_high", "must be between 0 and 1".into());
+    }
+    if c.block_tokens == 0 {
+        problem("block_tokens", "must be at least 1".into());
+    }
+    if !(c.load_cost_tokens.is_finite() && c.load_cost_tokens >= 0.0) {
+        problem("load_cost_tokens", "must be a number >= 0".into());
+    }
+    if !(c.audit_warn_error.is_finite() && c.audit_warn_error > 0.0) {
+        problem("audit_warn_error", "must be a number > 0".into());
+    }
+    if let Some(tokenizer) = &c.tokenizer
+        && tokenizer.kind == TokenizerKind::Huggingface
+        && tokenizer.path.is_none()
+    {
+        problem(
+            "tokenizer",
+            "a huggingface tokenizer needs `path` (a model directory or tokenizer.json)".into(),
+        );
+    }
+    if c.index == PrefixIndexKind::Events {
+        if c.tokenizer.is_none() {
+            problem(
+                "index",
+                "`events` keys the index on the engines' tokens: set `tokenizer`".into(),
+            );
+        }
+        for (i, endpoint) in pool.endpoints.iter().enumerate() {
+            if endpoint.kv_events.is_none() {
+                let mut path = pool_path.to_vec();
+                path.extend([PathSegment::key("endpoints"), PathSegment::Index(i)]);
+                errors.push((
+                    path,
+                    "cache_aware with `index: events` needs `kv_events` on every endpoint".into(),
+                ));
+            }
+        }
     }
     for (field, message) in problems {
         let mut path = pool_path.to_vec();

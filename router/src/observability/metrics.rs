@@ -29,10 +29,30 @@ pub const ENGINE_WAITING: &str = "switchyard_engine_requests_waiting";
 pub const ENGINE_RUNNING: &str = "switchyard_engine_requests_running";
 pub const ENGINE_KV_USAGE: &str = "switchyard_engine_kv_cache_usage";
 pub const SCRAPE_ERRORS: &str = "switchyard_engine_scrape_errors_total";
+/// Self-audit of prefix routing, by `pool`, `endpoint`: cached prompt tokens the router
+/// predicted for the endpoint it chose, and what the engine reported in `usage`.
+pub const PREFIX_PREDICTED_CACHED: &str = "switchyard_prefix_predicted_cached_tokens_total";
+pub const PREFIX_REPORTED_CACHED: &str = "switchyard_prefix_reported_cached_tokens_total";
+pub const PREFIX_AUDITED_PROMPT: &str = "switchyard_prefix_audited_prompt_tokens_total";
+/// Predicted minus reported cached fraction of each audited prompt (-1..1), by `pool`.
+pub const PREFIX_PREDICTION_ERROR: &str = "switchyard_prefix_prediction_error";
+/// Exponential average of the absolute prediction error, by `pool`.
+pub const PREFIX_PREDICTION_DRIFT: &str = "switchyard_prefix_prediction_drift";
+/// KV-cache events applied, by `pool`, `endpoint`, `kind` (`stored`, `removed`,
+/// `skipped`, `cleared`).
+pub const KV_EVENT_BLOCKS: &str = "switchyard_kv_event_blocks_total";
+/// Sequence gaps in an endpoint's event stream, by `pool`, `endpoint`, `outcome`
+/// (`replayed`, `lost`); and engine restarts seen (`restart`).
+pub const KV_EVENT_GAPS: &str = "switchyard_kv_event_gaps_total";
+/// Blocks the event index holds for an endpoint, by `pool`, `endpoint`.
+pub const KV_INDEX_BLOCKS: &str = "switchyard_kv_index_blocks";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     120.0, 300.0,
+];
+const ERROR_BUCKETS: &[f64] = &[
+    -0.9, -0.5, -0.25, -0.1, -0.05, -0.01, 0.01, 0.05, 0.1, 0.25, 0.5, 0.9, 1.0,
 ];
 const OVERHEAD_BUCKETS: &[f64] = &[
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05,
@@ -47,6 +67,12 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(ROUTER_OVERHEAD.into()), OVERHEAD_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(PREFIX_PREDICTION_ERROR.into()),
+                        ERROR_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.set_buckets(LATENCY_BUCKETS));
             let recorder = match builder {
                 Ok(b) => b.build_recorder(),

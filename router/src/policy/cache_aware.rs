@@ -1,17 +1,26 @@
 //! `cache_aware`: the endpoint where the request's prompt prefix is most likely cached, traded
 //! off against load, with a guard against hot spots. The formula is documented on
 //! [`CacheAwareConfig`]; every decision's terms are logged at debug level.
+//!
+//! Which endpoint holds a prefix comes from the approximate index (the router's own past
+//! decisions), or with `index: events` from the engines' KV-cache events, bridged by the
+//! router's decisions of the last `bridge_ttl` (the blocks of a request just sent are not in
+//! any event yet).
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use super::{EndpointSnapshot, EndpointSnapshots, Policy, RequestFeatures};
 use crate::config::CacheAwareConfig;
-use crate::prefix::{MAX_ENDPOINTS, PrefixIndex};
+use crate::prefix::{KvEventIndex, MAX_ENDPOINTS, PrefixIndex, PromptKeying};
 
 pub struct CacheAware {
     config: CacheAwareConfig,
+    keying: PromptKeying,
+    /// The engines' own view, with `index: events`.
+    events: Option<Arc<KvEventIndex>>,
     /// Per-decision decay of `recent` (from the configured half-life).
     decay: f64,
     state: Mutex<State>,
@@ -20,7 +29,13 @@ pub struct CacheAware {
 }
 
 struct State {
+    /// The router's own decisions: the whole index in approximate mode, the bridge to the
+    /// events in events mode.
     index: PrefixIndex,
+    /// Events mode: the bridge's previous generation, dropped at the next rotation, so a
+    /// decision counts for between one and two `bridge_ttl`s.
+    previous: Option<PrefixIndex>,
+    rotated_at: Instant,
     /// Decisions per endpoint, exponentially decayed: the recent share of traffic.
     recent: [f64; MAX_ENDPOINTS],
 }
@@ -29,32 +44,76 @@ impl std::fmt::Debug for CacheAware {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CacheAware")
             .field("config", &self.config)
+            .field("keying", &self.keying)
             .finish_non_exhaustive()
     }
 }
 
 impl CacheAware {
-    pub fn new(config: CacheAwareConfig) -> Self {
+    /// `keying` defaults to byte blocks of `config.block_bytes`; `events` is the event index
+    /// the pool's subscribers fill, when `config.index` is `events`.
+    pub fn new(
+        config: CacheAwareConfig,
+        keying: Option<PromptKeying>,
+        events: Option<Arc<KvEventIndex>>,
+    ) -> Self {
         let capacity = NonZeroUsize::new(config.max_blocks).unwrap_or(NonZeroUsize::MIN);
         let decay = 0.5f64.powf(1.0 / config.recent_half_life.max(1.0));
+        let keying = keying.unwrap_or(PromptKeying::Bytes {
+            block_bytes: config.block_bytes,
+        });
         Self {
             config,
+            keying,
+            events,
             decay,
             state: Mutex::new(State {
                 index: PrefixIndex::new(capacity),
+                previous: None,
+                rotated_at: Instant::now(),
                 recent: [0.0; MAX_ENDPOINTS],
             }),
             next_start: AtomicUsize::new(0),
         }
     }
 
-    /// Blocks the index holds now (for metrics and tests).
+    /// Blocks the router's own index holds now (for metrics and tests).
     pub fn indexed_blocks(&self) -> usize {
         self.lock().index.len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Events mode: starts a new bridge generation every `bridge_ttl`.
+    fn rotate_bridge(&self, state: &mut State) {
+        if self.events.is_none() || state.rotated_at.elapsed() < self.config.bridge_ttl {
+            return;
+        }
+        let capacity = NonZeroUsize::new(self.config.max_blocks).unwrap_or(NonZeroUsize::MIN);
+        state.previous = Some(std::mem::replace(
+            &mut state.index,
+            PrefixIndex::new(capacity),
+        ));
+        state.rotated_at = Instant::now();
+    }
+
+    /// For each endpoint, the leading prompt blocks it is expected to hold.
+    fn match_lengths(&self, state: &mut State, blocks: &[u64], matched: &mut [u32]) {
+        let Some(events) = &self.events else {
+            state.index.match_lengths(blocks, matched);
+            return;
+        };
+        events.match_lengths(blocks, matched);
+        let mut bridged = [0u32; MAX_ENDPOINTS];
+        let n = matched.len();
+        for generation in std::iter::once(&state.index).chain(state.previous.as_ref()) {
+            generation.match_lengths(blocks, &mut bridged[..n]);
+            for (m, b) in matched.iter_mut().zip(&bridged[..n]) {
+                *m = (*m).max(*b);
+            }
+        }
     }
 }
 
@@ -63,8 +122,8 @@ impl Policy for CacheAware {
         "cache_aware"
     }
 
-    fn prefix_block_bytes(&self) -> Option<usize> {
-        Some(self.config.block_bytes)
+    fn prompt_keying(&self) -> Option<&PromptKeying> {
+        Some(&self.keying)
     }
 
     fn pick(
@@ -87,12 +146,17 @@ impl Policy for CacheAware {
         let c = &self.config;
         let ceiling = (min_load + u64::from(c.balance_abs))
             .max((min_load as f64 * c.balance_rel).floor() as u64);
+        let block_len = self.keying.block_len();
+        let load_cost = if self.keying.in_tokens() {
+            c.load_cost_tokens
+        } else {
+            c.load_cost_bytes
+        };
         let mut matched = [0u32; MAX_ENDPOINTS];
         let mut state = self.lock();
+        self.rotate_bridge(&mut state);
         if !request.prefix_blocks.is_empty() {
-            state
-                .index
-                .match_lengths(request.prefix_blocks, &mut matched[..n]);
+            self.match_lengths(&mut state, request.prefix_blocks, &mut matched[..n]);
         }
         // Fair share among the endpoints the load guard lets through: the one of them with the
         // smallest recent share is at most their mean, so some endpoint always passes both.
@@ -111,18 +175,18 @@ impl Policy for CacheAware {
             if !within_load(i) || state.recent[i] > share_cap {
                 continue;
             }
-            let cached = matched[i] as usize * c.block_bytes;
-            let uncached = request.prompt_bytes.saturating_sub(cached) as f64;
+            let cached = matched[i] as usize * block_len;
+            let uncached = request.prompt_len.saturating_sub(cached) as f64;
             let kv_penalty = match s.kv_cache_usage {
                 Some(usage) if usage > c.kv_usage_high => 2.0,
                 _ => 0.0,
             };
-            let cost = uncached + c.load_cost_bytes * (s.load() as f64 + kv_penalty);
+            let cost = uncached + load_cost * (s.load() as f64 + kv_penalty);
             tracing::debug!(
                 model = request.model,
                 endpoint = i,
-                cached_bytes = cached,
-                uncached_bytes = uncached,
+                cached,
+                uncached,
                 load = s.load(),
                 kv_usage = s.kv_cache_usage,
                 cost,
@@ -143,6 +207,9 @@ impl Policy for CacheAware {
         if !request.prefix_blocks.is_empty() {
             state.index.insert(request.prefix_blocks, chosen);
         }
+        if let Some(prediction) = request.prediction {
+            prediction.record(matched[chosen]);
+        }
         for recent in &mut state.recent[..n] {
             *recent *= self.decay;
         }
@@ -155,18 +222,23 @@ impl Policy for CacheAware {
 mod tests {
     use super::super::test_support::{features, up};
     use super::*;
+    use crate::policy::CachePrediction;
 
     fn policy() -> CacheAware {
-        CacheAware::new(CacheAwareConfig {
-            block_bytes: 4,
-            ..CacheAwareConfig::default()
-        })
+        CacheAware::new(
+            CacheAwareConfig {
+                block_bytes: 4,
+                ..CacheAwareConfig::default()
+            },
+            None,
+            None,
+        )
     }
 
     fn request<'a>(blocks: &'a [u64]) -> RequestFeatures<'a> {
         RequestFeatures {
             prefix_blocks: blocks,
-            prompt_bytes: blocks.len() * 4 * 100,
+            prompt_len: blocks.len() * 4 * 100,
             ..features()
         }
     }
@@ -253,6 +325,71 @@ mod tests {
         assert_eq!(p.pick(&request(&[1]), &none), None, "all unavailable");
         let one = [up(7)];
         assert_eq!(p.pick(&request(&[1]), &one), Some(0), "one endpoint");
+    }
+
+    #[test]
+    fn event_mode_follows_the_engines_and_bridges_fresh_decisions() {
+        use crate::prefix::token_block_keys;
+        use switchyard_backends::kv_events::KvEvent;
+        let events = Arc::new(KvEventIndex::new(2, 1000));
+        let config = CacheAwareConfig {
+            index: crate::config::PrefixIndexKind::Events,
+            bridge_ttl: std::time::Duration::from_millis(50),
+            ..CacheAwareConfig::default()
+        };
+        let keying = PromptKeying::Tokens {
+            tokenizer: Arc::new(crate::tokenizer::PromptTokenizer::Simulator),
+            block_tokens: 2,
+        };
+        let p = CacheAware::new(config, Some(keying), Some(Arc::clone(&events)));
+        let tokens = [1u32, 2, 3, 4, 5, 6];
+        let keys = token_block_keys(&tokens, 2);
+        // Endpoint 1's engine reports the prompt's blocks: the request goes there.
+        events.apply(
+            1,
+            &[KvEvent::BlockStored {
+                block_hashes: vec![10, 11, 12],
+                parent_block_hash: None,
+                token_ids: tokens.to_vec(),
+                block_size: 2,
+                lora_id: None,
+                medium: None,
+            }],
+        );
+        let prediction = CachePrediction::new();
+        let features = RequestFeatures {
+            prefix_blocks: &keys,
+            prompt_len: 6,
+            prediction: Some(&prediction),
+            ..features()
+        };
+        let eps = [up(0), up(0)];
+        assert_eq!(p.pick(&features, &eps), Some(1));
+        assert_eq!(prediction.blocks(), Some(3));
+        // The engine evicts them: within the bridge the decision still counts...
+        events.apply(1, &[KvEvent::AllBlocksCleared]);
+        assert_eq!(p.pick(&features, &eps), Some(1));
+        // ...and after two rotations only the engines' word is left.
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let _ = p.pick(
+            &RequestFeatures {
+                prefix_blocks: &[],
+                ..features
+            },
+            &eps,
+        );
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let fresh = CachePrediction::new();
+        let again = RequestFeatures {
+            prediction: Some(&fresh),
+            ..features
+        };
+        p.pick(&again, &eps);
+        assert_eq!(
+            fresh.blocks(),
+            Some(0),
+            "no endpoint holds the prefix any more"
+        );
     }
 
     #[test]

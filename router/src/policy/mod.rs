@@ -21,6 +21,8 @@ pub use round_robin::RoundRobin;
 pub use weighted::Weighted;
 
 use crate::config::{CacheAwareConfig, PolicyKind};
+use crate::prefix::PromptKeying;
+pub use crate::prefix::audit::CachePrediction;
 
 /// What a policy may know about the request.
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +31,14 @@ pub struct RequestFeatures<'a> {
     pub stream: bool,
     /// Size of the request body, a cheap proxy for prompt length.
     pub body_bytes: usize,
-    /// Chained hashes of the rendered prompt's blocks, when the policy asked for them
-    /// ([`Policy::prefix_block_bytes`]); empty otherwise.
+    /// Chained keys of the prompt's blocks, when the policy asked for them
+    /// ([`Policy::prompt_keying`]); empty otherwise.
     pub prefix_blocks: &'a [u64],
-    /// Length of the rendered prompt in bytes (0 when not rendered).
-    pub prompt_bytes: usize,
+    /// Length of the prompt in the keying's unit, bytes or tokens (0 when not keyed).
+    pub prompt_len: usize,
+    /// Where a prefix-aware policy leaves the cached blocks it predicted for its choice,
+    /// for the self-audit.
+    pub prediction: Option<&'a CachePrediction>,
 }
 
 /// Everything a policy may read about one endpoint, at one instant.
@@ -96,9 +101,9 @@ impl<const N: usize> EndpointSnapshots for [EndpointSnapshot; N] {
 
 pub trait Policy: Send + Sync + fmt::Debug {
     fn name(&self) -> &'static str;
-    /// Block size in bytes when the policy routes on prompt prefixes: the request path then
-    /// renders the prompt and fills [`RequestFeatures::prefix_blocks`].
-    fn prefix_block_bytes(&self) -> Option<usize> {
+    /// How to key prompts, when the policy routes on prompt prefixes: the request path then
+    /// keys the prompt once and fills [`RequestFeatures::prefix_blocks`].
+    fn prompt_keying(&self) -> Option<&PromptKeying> {
         None
     }
     /// The chosen endpoint's index, or `None` when no endpoint is available.
@@ -109,13 +114,13 @@ pub trait Policy: Send + Sync + fmt::Debug {
     ) -> Option<usize>;
 }
 
+/// A policy of `kind`; `cache_aware` here keys prompts on bytes with default settings (the
+/// router builds it with its pool's settings, tokenizer and event index instead).
 pub fn build(kind: PolicyKind, seed: u64) -> Box<dyn Policy> {
-    build_with(kind, seed, &CacheAwareConfig::default())
-}
-
-pub fn build_with(kind: PolicyKind, seed: u64, cache_aware: &CacheAwareConfig) -> Box<dyn Policy> {
     match kind {
-        PolicyKind::CacheAware => Box::new(CacheAware::new(cache_aware.clone())),
+        PolicyKind::CacheAware => {
+            Box::new(CacheAware::new(CacheAwareConfig::default(), None, None))
+        }
         PolicyKind::RoundRobin => Box::new(RoundRobin::default()),
         PolicyKind::Weighted => Box::new(Weighted::default()),
         PolicyKind::Random => Box::new(Random::with_seed(seed)),
@@ -180,7 +185,8 @@ pub(crate) mod test_support {
             stream: false,
             body_bytes: 100,
             prefix_blocks: &[],
-            prompt_bytes: 0,
+            prompt_len: 0,
+            prediction: None,
         }
     }
 

@@ -84,6 +84,32 @@ pub fn block_hashes(text: &[u8], block_bytes: usize) -> Vec<u64> {
     hashes
 }
 
+/// Root of a token block chain: the parent of a prompt's first block.
+pub const TOKEN_CHAIN_ROOT: u64 = 0x7377_6974_6368_7964;
+
+/// The key of one full block of tokens whose parent block has key `parent`: the same on the
+/// request path (from the router's tokenization) and in the event index (from the token ids
+/// of an engine's `BlockStored`), so neither needs the engine's own hash function.
+pub fn token_block_key(parent: u64, tokens: &[u32]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(parent);
+    for token in tokens {
+        hasher.update(&token.to_le_bytes());
+    }
+    hasher.digest()
+}
+
+/// Chained keys of the full `block_tokens`-sized blocks of `tokens`.
+pub fn token_block_keys(tokens: &[u32], block_tokens: usize) -> Vec<u64> {
+    let mut parent = TOKEN_CHAIN_ROOT;
+    tokens
+        .chunks_exact(block_tokens.max(1))
+        .map(|block| {
+            parent = token_block_key(parent, block);
+            parent
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +137,18 @@ mod tests {
             "[1,2,3]"
         );
         assert!(render_completion(br#"{"model":"m"}"#).is_none());
+    }
+
+    #[test]
+    fn token_keys_chain_over_full_blocks_only() {
+        let a = token_block_keys(&[1, 2, 3, 4, 5], 2);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[..], token_block_keys(&[1, 2, 3, 4, 9, 9], 2)[..2]);
+        assert_ne!(a[1], token_block_keys(&[0, 2, 3, 4], 2)[1]);
+        assert_eq!(
+            a[1],
+            token_block_key(token_block_key(TOKEN_CHAIN_ROOT, &[1, 2]), &[3, 4])
+        );
     }
 
     #[test]

@@ -12,6 +12,33 @@ use rustc_hash::FxBuildHasher;
 /// Endpoints are bits of a `u128`: pools of up to 128 endpoints (checked at config load).
 pub const MAX_ENDPOINTS: usize = 128;
 
+/// For each endpoint (a bit of the holder sets `holders` returns), how many leading blocks of
+/// `hashes` it holds, into `matched`; the walk stops at the first block nobody still matching
+/// holds. Shared by the approximate and the event index.
+pub fn match_leading(hashes: &[u64], matched: &mut [u32], holders: impl Fn(&u64) -> Option<u128>) {
+    matched.fill(0);
+    let mut alive = if matched.len() >= MAX_ENDPOINTS {
+        u128::MAX
+    } else {
+        (1u128 << matched.len()) - 1
+    };
+    for (depth, hash) in hashes.iter().enumerate() {
+        let Some(holders) = holders(hash) else {
+            break;
+        };
+        alive &= holders;
+        if alive == 0 {
+            break;
+        }
+        let mut bits = alive;
+        while bits != 0 {
+            let endpoint = bits.trailing_zeros() as usize;
+            matched[endpoint] = depth as u32 + 1;
+            bits &= bits - 1;
+        }
+    }
+}
+
 pub struct PrefixIndex {
     blocks: LruCache<u64, u128, FxBuildHasher>,
 }
@@ -34,27 +61,7 @@ impl PrefixIndex {
     /// For each endpoint, how many leading blocks of `hashes` it holds, into `matched`
     /// (one slot per endpoint). Reading does not refresh recency.
     pub fn match_lengths(&self, hashes: &[u64], matched: &mut [u32]) {
-        matched.fill(0);
-        let mut alive = if matched.len() >= MAX_ENDPOINTS {
-            u128::MAX
-        } else {
-            (1u128 << matched.len()) - 1
-        };
-        for (depth, hash) in hashes.iter().enumerate() {
-            let Some(&holders) = self.blocks.peek(hash) else {
-                break;
-            };
-            alive &= holders;
-            if alive == 0 {
-                break;
-            }
-            let mut bits = alive;
-            while bits != 0 {
-                let endpoint = bits.trailing_zeros() as usize;
-                matched[endpoint] = depth as u32 + 1;
-                bits &= bits - 1;
-            }
-        }
+        match_leading(hashes, matched, |hash| self.blocks.peek(hash).copied());
     }
 
     /// Records that `endpoint` now holds every block of `hashes`.

@@ -8,6 +8,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::Sleep;
 
+use super::usage_tap::UsageTap;
 use crate::clock::now_ms;
 use crate::endpoint::InFlightGuard;
 use crate::front::errors::sse_error_event;
@@ -35,6 +36,7 @@ pub struct ProxyBody {
     route: Arc<ModelRoute>,
     received_at: Instant,
     first_byte_seen: bool,
+    usage_tap: Option<UsageTap>,
 }
 
 impl ProxyBody {
@@ -56,11 +58,21 @@ impl ProxyBody {
             route,
             received_at,
             first_byte_seen: false,
+            usage_tap: None,
         }
+    }
+
+    /// Audits the policy's cache prediction against the `usage` at the body's end.
+    pub fn with_usage_tap(mut self, tap: Option<UsageTap>) -> Self {
+        self.usage_tap = tap;
+        self
     }
 
     fn finish(&mut self) {
         self.upstream = None;
+        if let Some(tap) = self.usage_tap.take() {
+            tap.finish();
+        }
         if let Some(guard) = self.guard.take()
             && self.success_on_end
         {
@@ -77,6 +89,7 @@ impl ProxyBody {
         message: String,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.upstream = None;
+        self.usage_tap = None;
         if let Some(guard) = self.guard.take() {
             let endpoint = guard.endpoint();
             endpoint.breaker.record_failure(now_ms());
@@ -115,6 +128,9 @@ impl Body for ProxyBody {
         match Pin::new(upstream).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(tap), Some(data)) = (this.usage_tap.as_mut(), frame.data_ref()) {
+                    tap.observe(data);
+                }
                 if !this.first_byte_seen && frame.is_data() {
                     this.first_byte_seen = true;
                     this.route

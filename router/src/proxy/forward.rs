@@ -9,6 +9,7 @@ use switchyard_backends::UpstreamError;
 
 use super::backoff;
 use super::body::ProxyBody;
+use super::usage_tap::UsageTap;
 use crate::app::App;
 use crate::clock::now_ms;
 use crate::endpoint::Endpoint;
@@ -17,9 +18,10 @@ use crate::front::request_fields::with_model;
 use crate::health::FailureVerdict;
 use crate::models::ModelRoute;
 use crate::observability::metrics as m;
-use crate::policy::RequestFeatures;
+use crate::policy::{CachePrediction, RequestFeatures};
 use crate::pool::PickError;
-use crate::prefix;
+use crate::prefix::audit::PredictedPrompt;
+use crate::prefix::{PromptBlocks, PromptKeying};
 
 pub struct ForwardRequest<'a> {
     pub route: &'a Arc<ModelRoute>,
@@ -39,24 +41,6 @@ pub struct ForwardError {
     pub endpoint: Option<Arc<str>>,
 }
 
-/// The rendered prompt's block hashes and length, for policies that route on prefixes.
-fn prompt_blocks(
-    path_and_query: &str,
-    body: &[u8],
-    block_bytes: usize,
-) -> Option<(Vec<u64>, usize)> {
-    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
-    let text = match path {
-        "/v1/chat/completions" => prefix::render_chat(body)?,
-        "/v1/completions" => prefix::render_completion(body)?,
-        _ => return None,
-    };
-    Some((
-        prefix::block_hashes(text.as_bytes(), block_bytes),
-        text.len(),
-    ))
-}
-
 /// What went wrong with one attempt, and whether another endpoint may fix it.
 enum AttemptFailure {
     Upstream(UpstreamError),
@@ -71,17 +55,18 @@ pub async fn forward(
 ) -> Result<(Response<ProxyBody>, Arc<Endpoint>), ForwardError> {
     let route = request.route;
     let pool = &route.pool;
-    let prompt = pool
-        .policy
-        .prefix_block_bytes()
-        .and_then(|block_bytes| prompt_blocks(request.path_and_query, &request.body, block_bytes));
-    let (prefix_blocks, prompt_bytes) = prompt.unwrap_or_default();
+    let keying = pool.policy.prompt_keying();
+    let prompt = keying
+        .and_then(|k| k.blocks(request.path_and_query, &request.body))
+        .unwrap_or_default();
+    let prediction = CachePrediction::new();
     let features = RequestFeatures {
         model: &route.name,
         stream: request.stream,
         body_bytes: request.body.len(),
-        prefix_blocks: &prefix_blocks,
-        prompt_bytes,
+        prefix_blocks: &prompt.keys,
+        prompt_len: prompt.len,
+        prediction: keying.map(|_| &prediction),
     };
     let deadline = tokio::time::Instant::from_std(request.received_at) + pool.timeouts.total;
     let max_attempts = app.retries.max_attempts.max(1);
@@ -153,6 +138,11 @@ pub async fn forward(
                         .headers()
                         .get(CONTENT_TYPE)
                         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+                    let tap = if status.is_success() {
+                        usage_tap(pool, keying, &prompt, &prediction, &endpoint)
+                    } else {
+                        None
+                    };
                     let response = response.map(|upstream| {
                         ProxyBody::new(
                             upstream,
@@ -163,6 +153,7 @@ pub async fn forward(
                             Arc::clone(route),
                             request.received_at,
                         )
+                        .with_usage_tap(tap)
                     });
                     return Ok((response, endpoint));
                 }
@@ -223,6 +214,30 @@ pub async fn forward(
             endpoint: None,
         }),
     }
+}
+
+/// An audit of the policy's cache prediction, when it made one for this prompt.
+fn usage_tap(
+    pool: &crate::pool::Pool,
+    keying: Option<&PromptKeying>,
+    prompt: &PromptBlocks,
+    prediction: &CachePrediction,
+    endpoint: &Endpoint,
+) -> Option<UsageTap> {
+    let (audit, keying, blocks) = (pool.audit.as_ref()?, keying?, prediction.blocks()?);
+    if prompt.len == 0 {
+        return None;
+    }
+    let predicted = PredictedPrompt {
+        cached: blocks as usize * keying.block_len(),
+        len: prompt.len,
+        in_tokens: keying.in_tokens(),
+    };
+    Some(UsageTap::new(
+        Arc::clone(audit),
+        Arc::clone(&endpoint.name),
+        predicted,
+    ))
 }
 
 fn no_endpoint(error: ApiError) -> ForwardError {

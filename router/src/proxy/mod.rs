@@ -4,6 +4,7 @@
 mod backoff;
 mod body;
 mod forward;
+mod usage_tap;
 
 pub use body::ProxyBody;
 pub use forward::{ForwardError, ForwardRequest, forward};
