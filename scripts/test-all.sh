@@ -36,4 +36,4 @@ scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
 
 step "real vLLM (CPU): behind the router, and under switchyard bench"
 scripts/vllm/install.sh >/dev/null
-cargo test --locked -p switchyard-tests --test real_vllm --test real_vllm_bench -- --ignored --test-threads=1
+cargo test --locked -p switchyard-tests --test real_vllm --test real_vllm_bench --test real_vllm_kv -- --ignored --test-threads=1

@@ -45,18 +45,27 @@ fn script(name: &str, args: &[&str]) {
 pub struct Fleet {
     state: PathBuf,
     pub urls: Vec<String>,
+    /// Per instance, the KV-event publisher and replay addresses to connect to, when
+    /// started with `--kv-events`.
+    pub kv_events: Vec<Option<(String, String)>>,
     _dir: tempfile::TempDir,
 }
 
 impl Fleet {
     pub fn start(count: usize) -> Fleet {
+        Self::start_with(count, &[])
+    }
+
+    /// Starts `count` instances with extra `start.sh` options (`--kv-events`,
+    /// `--num-gpu-blocks N`).
+    pub fn start_with(count: usize, options: &[&str]) -> Fleet {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join("vllm-state.json");
         let state_arg = state.to_str().expect("utf-8 path").to_owned();
-        script(
-            "start.sh",
-            &["--state", &state_arg, "--count", &count.to_string()],
-        );
+        let count = count.to_string();
+        let mut args = vec!["--state", state_arg.as_str(), "--count", count.as_str()];
+        args.extend_from_slice(options);
+        script("start.sh", &args);
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&state).expect("state file"))
                 .expect("state json");
@@ -66,9 +75,26 @@ impl Fleet {
             .iter()
             .map(|i| i["url"].as_str().expect("url").to_owned())
             .collect();
+        // vLLM binds `tcp://*:P`; subscribers connect to the instance's host.
+        let kv_events = json["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .map(|i| {
+                let kv = i.get("kv_events").filter(|kv| !kv.is_null())?;
+                let connect = |key: &str| {
+                    kv[key]
+                        .as_str()
+                        .expect("kv address")
+                        .replace('*', i["host"].as_str().expect("host"))
+                };
+                Some((connect("endpoint"), connect("replay_endpoint")))
+            })
+            .collect();
         Fleet {
             state,
             urls,
+            kv_events,
             _dir: dir,
         }
     }
