@@ -15,7 +15,7 @@ use crate::results::{BenchResults, RunConfig};
 use crate::run::session::SessionPool;
 use crate::run::{RunSpec, measure, warm_up};
 use crate::scrape::Scraper;
-use crate::target::{OpenAiTarget, OpenAiTargetConfig, Target};
+use crate::target::{OpenAiTarget, OpenAiTargetConfig, PinnedTarget, Target};
 use crate::workload::shared_prefix::SharedPrefixSpec;
 use crate::workload::{Dataset, LengthDist, SharedPrefix, Synthetic, Workload};
 use crate::{assemble, compare, http_get, report, terminal};
@@ -202,11 +202,27 @@ pub async fn run(args: &RunArgs) -> Result<BenchResults, String> {
     let stages = args.stages()?;
     let slo = args.slo()?;
     let client = build_http_client(&HttpClientConfig::default());
+    let urls: Vec<&str> = if args.pin_prefixes {
+        url.split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    } else {
+        vec![url.as_str()]
+    };
     let model = match &args.model {
         Some(m) => m.clone(),
-        None => discover_model(&client, &url).await?,
+        None => discover_model(&client, urls.first().ok_or("--url is empty")?).await?,
     };
-    let main_target = target(&client, args, &url, &model)?;
+    let main_target = if args.pin_prefixes {
+        let targets = urls
+            .iter()
+            .map(|u| target(&client, args, u, &model))
+            .collect::<Result<Vec<_>, _>>()?;
+        Arc::new(PinnedTarget::new(targets)) as Arc<dyn Target>
+    } else {
+        target(&client, args, &url, &model)?
+    };
     let first_workload = workload(args)?;
     let spec = RunSpec {
         stages: stages.clone(),

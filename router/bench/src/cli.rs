@@ -146,6 +146,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub scrape_interval: Duration,
 
+    /// The oracle for prefix routing: --url is a comma list of engines, and each distinct
+    /// shared prefix (system prompt) is pinned to one of them, round-robin in order of first
+    /// appearance, with no router in between.
+    #[arg(long, conflicts_with = "direct_url")]
+    pub pin_prefixes: bool,
+
     /// A/B overhead mode: this URL is the engine direct; --url is the router in front of it.
     #[arg(long)]
     pub direct_url: Option<String>,

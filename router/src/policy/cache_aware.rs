@@ -166,13 +166,24 @@ impl Policy for CacheAware {
             .fold((0usize, 0.0f64), |(count, sum), i| {
                 (count + 1, sum + state.recent[i])
             });
-        let share_cap = (1.0 + c.fair_share_slack) * recent_total / eligible.max(1) as f64 + 1.0;
+        let mean_recent = recent_total / eligible.max(1) as f64;
+        let share_cap = (1.0 + c.fair_share_slack) * mean_recent + 1.0;
+        // A prefix no endpoint holds starts a new group: its home is chosen for balance, by
+        // recent share first (one decision above the mean weighs as one queued request), so
+        // groups spread evenly and later requests can stay with their group.
+        let cold = matched[..n].iter().all(|&m| m == 0);
         let start = self.next_start.fetch_add(1, Ordering::Relaxed);
         let mut best: Option<(f64, u64, usize)> = None;
+        let (mut over_load, mut over_share) = (0u32, 0u32);
         for k in 0..n {
             let i = (start + k) % n;
             let s = &snapshots[i];
-            if !within_load(i) || state.recent[i] > share_cap {
+            if !within_load(i) {
+                over_load += u32::from(s.available);
+                continue;
+            }
+            if state.recent[i] > share_cap {
+                over_share += 1;
                 continue;
             }
             let cached = matched[i] as usize * block_len;
@@ -181,7 +192,12 @@ impl Policy for CacheAware {
                 Some(usage) if usage > c.kv_usage_high => 2.0,
                 _ => 0.0,
             };
-            let cost = uncached + load_cost * (s.load() as f64 + kv_penalty);
+            let share_excess = if cold {
+                state.recent[i] - mean_recent
+            } else {
+                0.0
+            };
+            let cost = uncached + load_cost * (s.load() as f64 + kv_penalty + share_excess);
             tracing::debug!(
                 model = request.model,
                 endpoint = i,
@@ -203,7 +219,18 @@ impl Policy for CacheAware {
             }
         }
         // `best` is empty only when nothing is available (see the fair-share note above).
-        let (_, _, chosen) = best?;
+        let (cost, _, chosen) = best?;
+        tracing::debug!(
+            model = request.model,
+            chosen,
+            cost,
+            cached_blocks = matched[chosen],
+            best_cached_blocks = matched[..n].iter().max().copied().unwrap_or(0),
+            prompt_blocks = request.prefix_blocks.len(),
+            over_load,
+            over_share,
+            "cache_aware decision"
+        );
         if !request.prefix_blocks.is_empty() {
             state.index.insert(request.prefix_blocks, chosen);
         }

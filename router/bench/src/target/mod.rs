@@ -3,6 +3,7 @@
 //! the KServe v2 and TorchServe targets plug in as one module each.
 
 pub mod openai;
+mod pinned;
 mod sse;
 
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::pin::Pin;
 use std::time::Instant;
 
 pub use openai::{Api, OpenAiTarget, OpenAiTargetConfig};
+pub use pinned::PinnedTarget;
 
 /// One turn to send, with the conversation so far.
 #[derive(Debug, Clone, Copy)]

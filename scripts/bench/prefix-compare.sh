@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# KV-cache-aware routing compared on one shared-prefix workload, every system in one run:
+# Switchyard's round_robin, least_connections, power_of_two, cache_aware with the approximate
+# index, cache_aware with the event index (vLLM only: the simulator publishes no KV events),
+# the hand-pinned oracle (each group's system prompt pinned to one engine, no router), and
+# SGLang's router (PyPI sglang-router, --policy cache_aware). Caches are reset before each
+# system. Hit rates and request counts come from the engines' own counters.
+#
+#   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N]
+#       [--concurrency C] [--systems "..."] [--out DIR] [--no-build] [--state FILE]
+#
+# --state: use a running vLLM fleet (scripts/vllm/start.sh --state FILE --kv-events --dev-mode
+# --num-gpu-blocks 96) instead of starting one; it is left running.
+#
+# vllm: 2 real vLLM CPU instances, 96 KV blocks of 32 tokens each (small, so eviction is real).
+# sim:  8 simulated engines (`switchyard sim`), 96 blocks of 16 tokens each.
+# ROUTER_LOG: Switchyard's log filter (e.g. switchyard::policy=debug); its logs go to DIR.
+# CACHE_AWARE_EXTRA: YAML lines (6-space indent) added to both cache_aware configurations.
+# Writes DIR/<system>.json (switchyard-bench/1) and DIR/table.md.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ENGINES=vllm STATE="" SKEW=0 REQUESTS=256 CONCURRENCY=6 BUILD=1 OUT=""
+SYSTEMS="round_robin least_connections power_of_two approximate events oracle sglang"
+GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4
+while (($#)); do
+    case $1 in
+        --engines) ENGINES=$2; shift 2 ;;
+        --skew) SKEW=$2; shift 2 ;;
+        --requests) REQUESTS=$2; shift 2 ;;
+        --concurrency) CONCURRENCY=$2; shift 2 ;;
+        --systems) SYSTEMS=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        --state) STATE=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+OUT=${OUT:-$ROOT/benches/results/prefix-$ENGINES-skew$SKEW}
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+SGLANG_VENV_DIR="$ROOT/.cache/venvs/sglang-router"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [[ -f $TMP/state.json ]]; then "$ROOT/scripts/vllm/stop.sh" --state "$TMP/state.json" >/dev/null 2>&1 || true; fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+((BUILD)) && cargo build --release --locked -p switchyard >&2
+BIN="$ROOT/target/release/switchyard"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+    for _ in $(seq 1 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "$1 did not answer" >&2; return 1
+}
+
+URLS=() KV=() REPLAY=()
+if [[ $ENGINES == vllm ]]; then
+    BLOCK_TOKENS=32 MODEL=tiny-llama
+    if [[ -z $STATE ]]; then
+        STATE=$TMP/state.json
+        "$ROOT/scripts/vllm/start.sh" --state "$STATE" --count 2 --kv-events --dev-mode \
+            --num-gpu-blocks 96 >/dev/null
+    fi
+    mapfile -t URLS < <(python3 -c 'import json,sys; [print(i["url"]) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
+    mapfile -t KV < <(python3 -c 'import json,sys; [print(i["kv_events"]["endpoint"].replace("*", i["host"])) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
+    mapfile -t REPLAY < <(python3 -c 'import json,sys; [print(i["kv_events"]["replay_endpoint"].replace("*", i["host"])) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
+    TOKENIZER="path: $ROOT/.cache/models/tiny-llama"
+elif [[ $ENGINES == sim ]]; then
+    BLOCK_TOKENS=16 MODEL=sim-model
+    SYSTEMS=${SYSTEMS//events/}
+    for i in $(seq 0 7); do
+        port=$(free_port)
+        printf 'served_model_name: %s\nseed: %d\nnum_blocks: 96\nblock_size: 16\nmax_num_seqs: 4\n' \
+            "$MODEL" "$i" >"$TMP/sim-$i.yaml"
+        "$BIN" sim --config "$TMP/sim-$i.yaml" --listen "127.0.0.1:$port" >"$TMP/sim-$i.log" 2>&1 &
+        PIDS+=($!)
+        URLS+=("http://127.0.0.1:$port")
+    done
+    for u in "${URLS[@]}"; do wait_http "$u/health"; done
+    TOKENIZER="kind: simulator"
+else
+    echo "--engines is vllm or sim" >&2; exit 2
+fi
+
+switchyard_config() { # policy, extra cache_aware lines, port
+    local policy=$1 cache=$2 port=$3 i
+    [[ -n $cache ]] && cache+=$'\n' # $(...) dropped the trailing newline
+    printf 'listeners:\n  - address: 127.0.0.1:%s\nlogging: { level: "%s" }\nscrape:\n  interval: 200ms\npools:\n  main:\n    policy: %s\n%s    endpoints:\n' \
+        "$port" "${ROUTER_LOG:-warn}" "$policy" "$cache"
+    for i in "${!URLS[@]}"; do
+        printf '      - url: %s\n        name: e%d\n        kind: vllm\n' "${URLS[$i]}" "$i"
+        if [[ -n ${KV[$i]:-} ]]; then
+            printf '        kv_events: { endpoint: "%s", replay_endpoint: "%s", topic: kv }\n' "${KV[$i]}" "${REPLAY[$i]}"
+        fi
+    done
+    printf 'models:\n  %s:\n    pool: main\n' "$MODEL"
+}
+
+start_system() { # system, port -> sets TARGET_URL and PIN
+    local system=$1 port=$2
+    PIN=""
+    TARGET_URL="http://127.0.0.1:$port"
+    case $system in
+        round_robin | least_connections | power_of_two)
+            switchyard_config "$system" "" "$port" >"$TMP/router.yaml" ;;
+        approximate)
+            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: approximate\n%s' "${CACHE_AWARE_EXTRA:-}")" "$port" >"$TMP/router.yaml" ;;
+        events)
+            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: events\n      block_tokens: %s\n      tokenizer: { %s }\n%s' "$BLOCK_TOKENS" "$TOKENIZER" "${CACHE_AWARE_EXTRA:-}")" "$port" >"$TMP/router.yaml" ;;
+        oracle)
+            TARGET_URL=$(IFS=,; echo "${URLS[*]}"); PIN=--pin-prefixes; return 0 ;;
+        sglang)
+            if ! "$SGLANG_VENV_DIR/bin/python" -c 'import sglang_router' 2>/dev/null; then
+                python3 -m venv "$SGLANG_VENV_DIR" && "$SGLANG_VENV_DIR/bin/pip" install -q sglang-router
+            fi
+            "$SGLANG_VENV_DIR/bin/python" -m sglang_router.launch_router --host 127.0.0.1 --port "$port" \
+                --worker-urls "${URLS[@]}" --policy cache_aware --log-level warn \
+                --worker-startup-check-interval 1 --prometheus-host 127.0.0.1 \
+                --prometheus-port "$(free_port)" >"$TMP/sglang.log" 2>&1 &
+            PIDS+=($!)
+            wait_http "$TARGET_URL/health" || { tail -20 "$TMP/sglang.log" >&2; return 1; }
+            sleep 1
+            return 0 ;;
+        *) echo "unknown system $system" >&2; return 1 ;;
+    esac
+    "$BIN" serve --config "$TMP/router.yaml" >"$TMP/router-$system.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "$TARGET_URL/health" || { tail -20 "$TMP/router-$system.log" >&2; return 1; }
+    sleep 0.5 # KV-event subscriptions settle
+}
+
+scrapes=()
+for i in "${!URLS[@]}"; do scrapes+=(--scrape "e$i=${URLS[$i]}/metrics"); done
+for system in $SYSTEMS; do
+    for u in "${URLS[@]}"; do curl -sf -X POST "$u/reset_prefix_cache" -o /dev/null; done
+    port=$(free_port)
+    start_system "$system" "$port"
+    echo "== $system" >&2
+    # shellcheck disable=SC2086
+    "$BIN" bench --url "$TARGET_URL" $PIN --model "$MODEL" --no-progress --seed 11 \
+        --workload shared-prefix --groups "$GROUP_COUNT" --users "$USERS" --prefix-len "$PREFIX_LEN" \
+        --suffix-len "$SUFFIX_LEN" --output-len "$OUTPUT_LEN" --skew "$SKEW" \
+        --concurrency "$CONCURRENCY" --requests "$REQUESTS" --warmup-requests 0 \
+        "${scrapes[@]}" --out "$OUT/$system.json" >/dev/null
+    if [[ -n ${ROUTER_LOG:-} && -f $TMP/router-$system.log ]]; then cp "$TMP/router-$system.log" "$OUT/"; fi
+    if [[ $system != oracle ]]; then kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; fi
+done
+python3 "$ROOT/scripts/bench/prefix_table.py" "$OUT" $SYSTEMS | tee "$OUT/table.md"
