@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # KV-cache-aware routing compared on one shared-prefix workload, every system in one run:
 # Switchyard's round_robin, least_connections, power_of_two, cache_aware with the approximate
-# index, cache_aware with the event index (vLLM only: the simulator publishes no KV events),
+# index, cache_aware with the event index (engines publish KV events; the simulator too),
 # the hand-pinned oracle (each group's system prompt pinned to one engine, no router), and
 # SGLang's router (PyPI sglang-router, --policy cache_aware). Caches are reset before each
 # system. Hit rates and request counts come from the engines' own counters.
@@ -69,14 +69,15 @@ if [[ $ENGINES == vllm ]]; then
     TOKENIZER="path: $ROOT/.cache/models/tiny-llama"
 elif [[ $ENGINES == sim ]]; then
     BLOCK_TOKENS=16 MODEL=sim-model
-    SYSTEMS=${SYSTEMS//events/}
     for i in $(seq 0 7); do
-        port=$(free_port)
-        printf 'served_model_name: %s\nseed: %d\nnum_blocks: 96\nblock_size: 16\nmax_num_seqs: 4\n' \
-            "$MODEL" "$i" >"$TMP/sim-$i.yaml"
+        port=$(free_port) kv_port=$(free_port) replay_port=$(free_port)
+        printf 'served_model_name: %s\nseed: %d\nnum_blocks: 96\nblock_size: 16\nmax_num_seqs: 4\nkv_events:\n  endpoint: tcp://127.0.0.1:%s\n  replay_endpoint: tcp://127.0.0.1:%s\n' \
+            "$MODEL" "$i" "$kv_port" "$replay_port" >"$TMP/sim-$i.yaml"
         "$BIN" sim --config "$TMP/sim-$i.yaml" --listen "127.0.0.1:$port" >"$TMP/sim-$i.log" 2>&1 &
         PIDS+=($!)
         URLS+=("http://127.0.0.1:$port")
+        KV+=("tcp://127.0.0.1:$kv_port")
+        REPLAY+=("tcp://127.0.0.1:$replay_port")
     done
     for u in "${URLS[@]}"; do wait_http "$u/health"; done
     TOKENIZER="kind: simulator"

@@ -336,3 +336,111 @@ async fn the_router_binds_for_an_engine_that_connects() {
     router.shutdown().await;
     sim.shutdown().await;
 }
+
+/// Simulated engines publishing KV events (in vLLM's format, decoded by the router's real
+/// decoder): two router replicas, each fed only by the events for groups it never routed,
+/// send each prefix group to the engine that holds it, and the self-audit agrees with the
+/// engines' `usage`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_on_simulated_engine_events_agree() {
+    use switchyard_sim::{SimConfig, SimKvEventsConfig};
+    let mut sims = Vec::new();
+    for seed in 0..3u64 {
+        sims.push(
+            start_sim(SimConfig {
+                seed,
+                kv_events: Some(SimKvEventsConfig::default()),
+                ..SimConfig::zero_delay()
+            })
+            .await,
+        );
+    }
+    let endpoints: String = sims
+        .iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            let kv = sim.kv_events().expect("publishing");
+            format!(
+                "      - url: {}\n        name: simev{i}\n        kind: vllm\n        kv_events:\n          endpoint: {}\n          replay_endpoint: {}\n          topic: kv\n",
+                sim.base_url(),
+                kv.endpoint,
+                kv.replay_endpoint.as_deref().expect("replay")
+            )
+        })
+        .collect();
+    let yaml = format!(
+        "listeners:\n  - address: 127.0.0.1:0\nlogging:\n  level: warn\npools:\n  simev:\n    policy: cache_aware\n    cache_aware:\n      index: events\n      block_tokens: 16\n      tokenizer:\n        kind: simulator\n    endpoints:\n{endpoints}models:\n  {MODEL}:\n    pool: simev\n"
+    );
+    let a = start_router(&yaml).await;
+    let b = start_router(&yaml).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // subscriptions reach the engines
+    let body = |group: usize, question: &str| {
+        serde_json::json!({
+            "model": MODEL,
+            "messages": [
+                {"role": "system", "content": format!("group {group} rules: {}", "be precise and brief; ".repeat(12))},
+                {"role": "user", "content": question},
+            ],
+            "max_tokens": 2,
+        })
+    };
+    let send = async |router: &switchyard::RunningRouter, body: serde_json::Value| {
+        let response = client()
+            .post(format!("{}/v1/chat/completions", router_url(router)))
+            .json(&body)
+            .send()
+            .await
+            .expect("router answers");
+        assert_eq!(response.status(), 200);
+        let endpoint = response.headers()["x-switchyard-endpoint"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let _ = response.bytes().await;
+        endpoint
+    };
+    let mut homes = Vec::new();
+    for group in 0..6 {
+        homes.push(send(&a, body(group, "first")).await);
+    }
+    let distinct: std::collections::BTreeSet<_> = homes.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "new groups spread over idle engines: {homes:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await; // events reach router B
+    for (group, home) in homes.iter().enumerate() {
+        assert_eq!(
+            &send(&b, body(group, "second")).await,
+            home,
+            "router B, group {group}"
+        );
+        assert_eq!(
+            &send(&a, body(group, "third")).await,
+            home,
+            "router A, group {group}"
+        );
+    }
+    let text = metrics(&a).await;
+    let predicted = metric_sum(
+        &text,
+        "switchyard_prefix_predicted_cached_tokens_total",
+        &["pool=\"simev\""],
+    );
+    let reported = metric_sum(
+        &text,
+        "switchyard_prefix_reported_cached_tokens_total",
+        &["pool=\"simev\""],
+    );
+    assert!(reported > 0.0, "{text}");
+    assert!(
+        (predicted - reported).abs() <= 0.1 * reported,
+        "predicted {predicted}, reported {reported}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    for sim in sims {
+        sim.shutdown().await;
+    }
+}

@@ -26,6 +26,8 @@ pub enum OutputLen {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
+    /// Publish KV-cache events (BlockStored / BlockRemoved) over ZMQ, as vLLM does.
+    pub kv_events: Option<SimKvEventsConfig>,
     /// Name reported by `/v1/models` and in metric labels (`model_name`).
     pub served_model_name: String,
     /// Further names accepted in the `model` field (vLLM's
@@ -82,6 +84,32 @@ impl Default for SimConfig {
             speed: 1.0,
             output_len: OutputLen::Random,
             embedding_dim: 384,
+            kv_events: None,
+        }
+    }
+}
+
+/// Publishing KV-cache events as vLLM does (`--kv-events-config` with a `tcp://*:P`
+/// endpoint): a PUB socket, and a ROUTER socket that replays recent batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimKvEventsConfig {
+    /// Address to bind, e.g. `tcp://127.0.0.1:5557` (port 0 picks a free one).
+    pub endpoint: String,
+    /// Address to bind the replay socket; none for no replay.
+    pub replay_endpoint: Option<String>,
+    pub topic: String,
+    /// Batches kept for replay.
+    pub buffer_steps: usize,
+}
+
+impl Default for SimKvEventsConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "tcp://127.0.0.1:0".into(),
+            replay_endpoint: Some("tcp://127.0.0.1:0".into()),
+            topic: "kv".into(),
+            buffer_steps: 10_000,
         }
     }
 }

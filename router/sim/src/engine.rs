@@ -9,13 +9,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::config::SimConfig;
 use crate::fault::FaultState;
 use crate::metrics::{Gauges, Metrics};
-use crate::prefix_cache::Allocation;
+use crate::prefix_cache::{Allocation, CacheEvent};
 use crate::scheduler::{Admitted, Scheduler, SeqPlan};
 use crate::stats::{Counters, SimStats};
 use crate::timing::{Timing, wait_until};
@@ -59,6 +60,20 @@ struct Waiter {
 struct State {
     sched: Scheduler<Waiter>,
     metrics: Metrics,
+    /// Where the cache's changes go when KV events are published.
+    kv_events: Option<UnboundedSender<Vec<CacheEvent>>>,
+}
+
+impl State {
+    fn publish_cache_events(&mut self) {
+        if let Some(tx) = &self.kv_events {
+            let events = self.sched.cache_mut().take_events();
+            if !events.is_empty() {
+                // The publisher is gone only when the simulator shuts down.
+                let _ = tx.send(events);
+            }
+        }
+    }
 }
 
 /// Shared state of one simulated engine.
@@ -72,12 +87,18 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(cfg: SimConfig) -> Arc<Self> {
-        let sched = Scheduler::new(
+    pub(crate) fn new(
+        cfg: SimConfig,
+        kv_events: Option<UnboundedSender<Vec<CacheEvent>>>,
+    ) -> Arc<Self> {
+        let mut sched = Scheduler::new(
             cfg.max_num_seqs as usize,
             cfg.block_size as usize,
             cfg.num_blocks as usize,
         );
+        if kv_events.is_some() {
+            sched.cache_mut().record_events();
+        }
         Arc::new(Self {
             timing: Timing::new(&cfg),
             faults: Mutex::new(FaultState::new(cfg.seed)),
@@ -86,6 +107,7 @@ impl Engine {
             state: Mutex::new(State {
                 sched,
                 metrics: Metrics::default(),
+                kv_events,
             }),
             next_id: AtomicU64::new(0),
         })
@@ -155,7 +177,9 @@ impl Engine {
 
     /// Forgets unreferenced cached blocks.
     pub(crate) fn reset_prefix_cache(&self) {
-        self.lock().sched.cache_mut().reset();
+        let mut st = self.lock();
+        st.sched.cache_mut().reset();
+        st.publish_cache_events();
     }
 
     fn gauges(&self, st: &State) -> Gauges {
@@ -205,9 +229,15 @@ impl Engine {
     }
 }
 
-/// Starts every queued sequence that fits and wakes it. A waiter that is
-/// gone gives its slot straight back.
+/// Starts every queued sequence that fits and wakes it, then publishes what that
+/// changed in the cache.
 fn dispatch(st: &mut State) {
+    start_queued(st);
+    st.publish_cache_events();
+}
+
+/// A waiter that is gone gives its slot straight back.
+fn start_queued(st: &mut State) {
     loop {
         let started = st.sched.schedule();
         if started.is_empty() {
@@ -360,10 +390,13 @@ mod tests {
     use super::*;
 
     fn engine(max_num_seqs: u32) -> Arc<Engine> {
-        Engine::new(SimConfig {
-            max_num_seqs,
-            ..SimConfig::zero_delay()
-        })
+        Engine::new(
+            SimConfig {
+                max_num_seqs,
+                ..SimConfig::zero_delay()
+            },
+            None,
+        )
     }
 
     #[tokio::test]
@@ -406,10 +439,13 @@ mod tests {
 
     #[tokio::test]
     async fn too_large_is_refused() {
-        let e = Engine::new(SimConfig {
-            num_blocks: 2,
-            ..SimConfig::zero_delay()
-        });
+        let e = Engine::new(
+            SimConfig {
+                num_blocks: 2,
+                ..SimConfig::zero_delay()
+            },
+            None,
+        );
         let prompt: Vec<u32> = (0..40).collect();
         assert!(e.submit(&prompt, 1, true).is_err());
         assert!(e.submit(&prompt[..20], 1, true).is_ok());
@@ -417,12 +453,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn timing_follows_the_model() {
-        let e = Engine::new(SimConfig {
-            prefill_per_token: std::time::Duration::from_millis(1),
-            decode_per_token: std::time::Duration::from_millis(10),
-            batch_slowdown: 0.0,
-            ..SimConfig::default()
-        });
+        let e = Engine::new(
+            SimConfig {
+                prefill_per_token: std::time::Duration::from_millis(1),
+                decode_per_token: std::time::Duration::from_millis(10),
+                batch_slowdown: 0.0,
+                ..SimConfig::default()
+            },
+            None,
+        );
         let t0 = Instant::now();
         let mut a = e.submit(&[0; 20], 3, true).unwrap();
         a.start().await;

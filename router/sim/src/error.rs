@@ -15,6 +15,9 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// The KV-event sockets could not be bound.
+    #[error("cannot publish KV events: {0}")]
+    KvEvents(String),
     /// Other socket errors (reading the bound address, ...).
     #[error("simulator I/O error: {0}")]
     Io(#[from] std::io::Error),

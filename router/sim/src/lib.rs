@@ -21,6 +21,7 @@ mod engine;
 pub mod error;
 pub mod fault;
 mod hashing;
+pub mod kv_events;
 mod metrics;
 pub mod prefix_cache;
 pub mod scheduler;
@@ -36,9 +37,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{OutputLen, SimConfig};
+pub use config::{OutputLen, SimConfig, SimKvEventsConfig};
 pub use error::SimError;
 pub use fault::Fault;
+pub use kv_events::KvEventAddresses;
 pub use stats::SimStats;
 
 use engine::Engine;
@@ -48,6 +50,7 @@ use engine::Engine;
 pub struct Simulator {
     engine: Arc<Engine>,
     local_addr: SocketAddr,
+    kv_events: Option<KvEventAddresses>,
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -70,7 +73,14 @@ impl Simulator {
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
         let local_addr = listener.local_addr()?;
-        let engine = Engine::new(config);
+        let (kv_events, kv_tx) = match &config.kv_events {
+            Some(kv) => {
+                let (addresses, tx) = kv_events::start(kv, config.block_size).await?;
+                (Some(addresses), Some(tx))
+            }
+            None => (None, None),
+        };
+        let engine = Engine::new(config, kv_tx);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let task = tokio::spawn(server::accept_loop(
             listener,
@@ -81,12 +91,25 @@ impl Simulator {
             "simulated engine `{}` listening on {local_addr}",
             engine.cfg.served_model_name
         );
+        if let Some(kv) = &kv_events {
+            tracing::info!(
+                "publishing KV events on {} (replay: {})",
+                kv.endpoint,
+                kv.replay_endpoint.as_deref().unwrap_or("none")
+            );
+        }
         Ok(Simulator {
             engine,
             local_addr,
+            kv_events,
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
         })
+    }
+
+    /// Where its KV-cache events are published, when configured.
+    pub fn kv_events(&self) -> Option<&KvEventAddresses> {
+        self.kv_events.as_ref()
     }
 
     /// The bound address.

@@ -46,6 +46,19 @@ impl Allocation {
     }
 }
 
+/// A change to the set of cached blocks, as vLLM reports it in its KV events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheEvent {
+    Stored {
+        hash: BlockHash,
+        parent: Option<BlockHash>,
+        tokens: Vec<u32>,
+    },
+    Removed {
+        hash: BlockHash,
+    },
+}
+
 #[derive(Debug)]
 struct Entry {
     refs: u32,
@@ -63,6 +76,8 @@ pub struct PrefixCache {
     next_tick: u64,
     private_in_use: usize,
     evictions: u64,
+    /// Changes not yet taken, when events are recorded.
+    events: Option<Vec<CacheEvent>>,
 }
 
 impl PrefixCache {
@@ -75,7 +90,18 @@ impl PrefixCache {
             next_tick: 0,
             private_in_use: 0,
             evictions: 0,
+            events: None,
         }
+    }
+
+    /// Records [`CacheEvent`]s from now on; take them with [`PrefixCache::take_events`].
+    pub fn record_events(&mut self) {
+        self.events.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes since the last call.
+    pub fn take_events(&mut self) -> Vec<CacheEvent> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Total capacity in blocks.
@@ -94,7 +120,14 @@ impl PrefixCache {
     /// Takes a reference on every block of `hashes` (inserting the missing
     /// ones) plus `private` unshared blocks, evicting unreferenced blocks as
     /// needed. Returns `None`, changing nothing, when they do not fit.
-    pub fn try_allocate(&mut self, hashes: &[BlockHash], private: usize) -> Option<Allocation> {
+    /// `tokens` are the blocks' tokens (`hashes.len()` equal chunks), for the
+    /// events; they may be empty when events are not recorded.
+    pub fn try_allocate(
+        &mut self,
+        hashes: &[BlockHash],
+        tokens: &[u32],
+        private: usize,
+    ) -> Option<Allocation> {
         let mut missing = 0usize;
         let mut revived = 0usize;
         for h in hashes {
@@ -124,8 +157,19 @@ impl PrefixCache {
         while self.free_blocks() < needed && !self.lru.is_empty() {
             self.evict_one();
         }
-        for (h, was_present) in hashes.iter().zip(present) {
+        let block_size = tokens.len().checked_div(hashes.len()).unwrap_or(0);
+        for (k, (h, was_present)) in hashes.iter().zip(present).enumerate() {
             if !was_present {
+                if let Some(events) = &mut self.events
+                    && block_size > 0
+                    && !self.entries.contains_key(h)
+                {
+                    events.push(CacheEvent::Stored {
+                        hash: *h,
+                        parent: k.checked_sub(1).map(|p| hashes[p]),
+                        tokens: tokens[k * block_size..(k + 1) * block_size].to_vec(),
+                    });
+                }
                 // `or_insert` guards against a hash repeated within `hashes`.
                 self.entries
                     .entry(*h)
@@ -160,6 +204,9 @@ impl PrefixCache {
     pub fn reset(&mut self) {
         for h in std::mem::take(&mut self.lru).into_values() {
             self.entries.remove(&h);
+            if let Some(events) = &mut self.events {
+                events.push(CacheEvent::Removed { hash: h });
+            }
         }
     }
 
@@ -193,6 +240,9 @@ impl PrefixCache {
         if let Some((_, h)) = self.lru.pop_first() {
             self.entries.remove(&h);
             self.evictions += 1;
+            if let Some(events) = &mut self.events {
+                events.push(CacheEvent::Removed { hash: h });
+            }
         }
     }
 }
@@ -225,10 +275,10 @@ mod tests {
         let mut c = PrefixCache::new(10);
         let h = block_hashes(&toks(0..64), 16); // 4 blocks
         assert_eq!(c.longest_prefix(&h), 0);
-        let a1 = c.try_allocate(&h, 1).unwrap();
+        let a1 = c.try_allocate(&h, &[], 1).unwrap();
         assert_eq!(c.used_blocks(), 5);
         // A second sequence shares the 4 blocks: only its private one is new.
-        let a2 = c.try_allocate(&h[..3], 2).unwrap();
+        let a2 = c.try_allocate(&h[..3], &[], 2).unwrap();
         assert_eq!(c.longest_prefix(&h), 4);
         assert_eq!(c.used_blocks(), 7);
         c.release(a1);
@@ -245,21 +295,21 @@ mod tests {
         let mut c = PrefixCache::new(6);
         let a = block_hashes(&toks(0..48), 16); // 3 blocks
         let b = block_hashes(&toks(100..148), 16); // 3 blocks
-        let x = c.try_allocate(&a, 0).unwrap();
+        let x = c.try_allocate(&a, &[], 0).unwrap();
         c.release(x);
-        let y = c.try_allocate(&b, 0).unwrap();
+        let y = c.try_allocate(&b, &[], 0).unwrap();
         c.release(y);
         assert_eq!(c.cached_blocks(), 6);
         // Needs 2 new blocks: evicts a's last two blocks (a freed first, tail first).
-        let z = c.try_allocate(&[], 2).unwrap();
+        let z = c.try_allocate(&[], &[], 2).unwrap();
         assert_eq!(c.evictions(), 2);
         assert_eq!(c.longest_prefix(&a), 1);
         assert_eq!(c.longest_prefix(&b), 3);
         c.release(z);
         // Reusing b refreshes it, so a's remaining block goes next.
-        let w = c.try_allocate(&b, 0).unwrap();
+        let w = c.try_allocate(&b, &[], 0).unwrap();
         c.release(w);
-        let v = c.try_allocate(&[], 3).unwrap();
+        let v = c.try_allocate(&[], &[], 3).unwrap();
         assert_eq!(c.longest_prefix(&a), 0);
         assert_eq!(c.longest_prefix(&b), 3);
         c.release(v);
@@ -269,11 +319,11 @@ mod tests {
     fn allocation_fails_without_room_and_changes_nothing() {
         let mut c = PrefixCache::new(4);
         let a = block_hashes(&toks(0..32), 16);
-        let held = c.try_allocate(&a, 1).unwrap();
-        assert!(c.try_allocate(&[], 2).is_none());
+        let held = c.try_allocate(&a, &[], 1).unwrap();
+        assert!(c.try_allocate(&[], &[], 2).is_none());
         assert_eq!(c.used_blocks(), 3);
         // Sharing held blocks costs nothing extra.
-        let shared = c.try_allocate(&a, 1).unwrap();
+        let shared = c.try_allocate(&a, &[], 1).unwrap();
         assert_eq!(c.used_blocks(), 4);
         assert_eq!(shared.blocks(), 3);
         c.release(held);
@@ -285,12 +335,12 @@ mod tests {
     fn evictable_blocks_being_revived_are_not_counted_as_room() {
         let mut c = PrefixCache::new(3);
         let a = block_hashes(&toks(0..48), 16);
-        let x = c.try_allocate(&a, 0).unwrap();
+        let x = c.try_allocate(&a, &[], 0).unwrap();
         c.release(x);
         // Reusing the 3 cached blocks plus 1 private block needs 4 > 3.
-        assert!(c.try_allocate(&a, 1).is_none());
+        assert!(c.try_allocate(&a, &[], 1).is_none());
         assert_eq!(c.cached_blocks(), 3);
-        assert!(c.try_allocate(&a, 0).is_some());
+        assert!(c.try_allocate(&a, &[], 0).is_some());
     }
 
     #[test]
@@ -298,12 +348,48 @@ mod tests {
         let mut c = PrefixCache::new(8);
         let a = block_hashes(&toks(0..32), 16);
         let b = block_hashes(&toks(50..82), 16);
-        let held = c.try_allocate(&a, 0).unwrap();
-        let freed = c.try_allocate(&b, 0).unwrap();
+        let held = c.try_allocate(&a, &[], 0).unwrap();
+        let freed = c.try_allocate(&b, &[], 0).unwrap();
         c.release(freed);
         c.reset();
         assert_eq!(c.longest_prefix(&a), 2);
         assert_eq!(c.longest_prefix(&b), 0);
         c.release(held);
+    }
+
+    #[test]
+    fn records_stored_and_removed_blocks_when_asked() {
+        let mut c = PrefixCache::new(3);
+        c.record_events();
+        let tokens = toks(0..4);
+        let h = block_hashes(&tokens, 2);
+        let a = c.try_allocate(&h, &tokens, 0).unwrap();
+        assert_eq!(
+            c.take_events(),
+            vec![
+                CacheEvent::Stored {
+                    hash: h[0],
+                    parent: None,
+                    tokens: vec![0, 1]
+                },
+                CacheEvent::Stored {
+                    hash: h[1],
+                    parent: Some(h[0]),
+                    tokens: vec![2, 3]
+                },
+            ]
+        );
+        c.release(a);
+        let again = c.try_allocate(&h, &tokens, 0).unwrap();
+        assert!(
+            c.take_events().is_empty(),
+            "a cached block is not stored again"
+        );
+        c.release(again);
+        // Two private blocks need room: the chain's tail goes first.
+        let _private = c.try_allocate(&[], &[], 2).unwrap();
+        assert_eq!(c.take_events(), vec![CacheEvent::Removed { hash: h[1] }]);
+        c.reset();
+        assert_eq!(c.take_events(), vec![CacheEvent::Removed { hash: h[0] }]);
     }
 }

@@ -21,6 +21,8 @@ pub struct SeqPlan {
     pub max_hit_blocks: usize,
     /// Unshared blocks: a partial last prompt block plus output blocks.
     pub private_blocks: usize,
+    /// The tokens of the hashed blocks, for KV events.
+    pub block_tokens: Vec<u32>,
 }
 
 impl SeqPlan {
@@ -38,6 +40,7 @@ impl SeqPlan {
             prompt_len: prompt.len(),
             max_hit_blocks: prompt.len().saturating_sub(1) / bs,
             private_blocks: total.saturating_sub(hashes.len()),
+            block_tokens: prompt[..hashes.len() * bs].to_vec(),
             hashes,
         }
     }
@@ -107,7 +110,10 @@ impl<W> Scheduler<W> {
             let plan = &head.plan;
             let hit_limit = plan.max_hit_blocks.min(plan.hashes.len());
             let hits = self.cache.longest_prefix(&plan.hashes[..hit_limit]);
-            let Some(alloc) = self.cache.try_allocate(&plan.hashes, plan.private_blocks) else {
+            let Some(alloc) =
+                self.cache
+                    .try_allocate(&plan.hashes, &plan.block_tokens, plan.private_blocks)
+            else {
                 break;
             };
             let cached_tokens = (hits * self.block_size).min(plan.prompt_len);
