@@ -6,7 +6,7 @@
 # SGLang's router (PyPI sglang-router, --policy cache_aware). Caches are reset before each
 # system. Hit rates and request counts come from the engines' own counters.
 #
-#   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N]
+#   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N] [--repeat R]
 #       [--concurrency C] [--systems "..."] [--out DIR] [--no-build] [--state FILE]
 #
 # --state: use a running vLLM fleet (scripts/vllm/start.sh --state FILE --kv-events --dev-mode
@@ -16,16 +16,19 @@
 # sim:  8 simulated engines (`switchyard sim`), 96 blocks of 16 tokens each.
 # ROUTER_LOG: Switchyard's log filter (e.g. switchyard::policy=debug); its logs go to DIR.
 # CACHE_AWARE_EXTRA: YAML lines (6-space indent) added to both cache_aware configurations.
-# Writes DIR/<system>.json (switchyard-bench/1) and DIR/table.md.
+# --repeat R runs every system R times (rounds interleaved, seed 10+round); the table gives
+# medians over rounds, ratios taken within each round.
+# Writes DIR/<system>-r<round>.json (switchyard-bench/1), DIR/table.md and DIR/chart.svg.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-ENGINES=vllm STATE="" SKEW=0 REQUESTS=256 CONCURRENCY=6 BUILD=1 OUT=""
+ENGINES=vllm STATE="" SKEW=0 REPEAT=1 REQUESTS=256 CONCURRENCY=6 BUILD=1 OUT=""
 SYSTEMS="round_robin least_connections power_of_two approximate events oracle sglang"
 GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4
 while (($#)); do
     case $1 in
         --engines) ENGINES=$2; shift 2 ;;
         --skew) SKEW=$2; shift 2 ;;
+        --repeat) REPEAT=$2; shift 2 ;;
         --requests) REQUESTS=$2; shift 2 ;;
         --concurrency) CONCURRENCY=$2; shift 2 ;;
         --systems) SYSTEMS=$2; shift 2 ;;
@@ -134,18 +137,21 @@ start_system() { # system, port -> sets TARGET_URL and PIN
 
 scrapes=()
 for i in "${!URLS[@]}"; do scrapes+=(--scrape "e$i=${URLS[$i]}/metrics"); done
+rm -f "$OUT"/*.json
+for round in $(seq 1 "$REPEAT"); do
 for system in $SYSTEMS; do
     for u in "${URLS[@]}"; do curl -sf -X POST "$u/reset_prefix_cache" -o /dev/null; done
     port=$(free_port)
     start_system "$system" "$port"
-    echo "== $system" >&2
+    echo "== round $round: $system" >&2
     # shellcheck disable=SC2086
-    "$BIN" bench --url "$TARGET_URL" $PIN --model "$MODEL" --no-progress --seed 11 \
+    "$BIN" bench --url "$TARGET_URL" $PIN --model "$MODEL" --no-progress --seed $((10 + round)) \
         --workload shared-prefix --groups "$GROUP_COUNT" --users "$USERS" --prefix-len "$PREFIX_LEN" \
         --suffix-len "$SUFFIX_LEN" --output-len "$OUTPUT_LEN" --skew "$SKEW" \
         --concurrency "$CONCURRENCY" --requests "$REQUESTS" --warmup-requests 0 \
-        "${scrapes[@]}" --out "$OUT/$system.json" >/dev/null
+        "${scrapes[@]}" --out "$OUT/$system-r$round.json" >/dev/null
     if [[ -n ${ROUTER_LOG:-} && -f $TMP/router-$system.log ]]; then cp "$TMP/router-$system.log" "$OUT/"; fi
     if [[ $system != oracle ]]; then kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; fi
+done
 done
 python3 "$ROOT/scripts/bench/prefix_table.py" "$OUT" $SYSTEMS | tee "$OUT/table.md"

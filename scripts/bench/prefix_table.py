@@ -1,14 +1,19 @@
-"""Table of a prefix-compare.sh run: python3 prefix_table.py DIR SYSTEM..."""
+"""Table and chart of a prefix-compare.sh run: python3 prefix_table.py DIR SYSTEM...
+
+Each system has one results file per round (SYSTEM-rN.json). Ratios to the oracle and to
+sglang-router are taken within a round (same engines, same moment); every figure in the
+table is the median over rounds, and the hit rate also shows its range.
+"""
 import json
+import statistics
 import sys
 from pathlib import Path
 
 out = Path(sys.argv[1])
-rows = []
-for system in sys.argv[2:]:
-    path = out / f"{system}.json"
-    if not path.exists():
-        continue
+systems = sys.argv[2:]
+
+
+def figures(path):
     r = json.loads(path.read_text())
     s = r["overall"]
     eps = r["endpoints"]
@@ -17,33 +22,69 @@ for system in sys.argv[2:]:
     served = [e.get("engine_requests") or 0 for e in eps]
     fair = sum(served) / len(served) if served else 0
     ttft = s.get("ttft_ms") or {}
-    rows.append((system, hits / queries if queries else float("nan"), ttft.get("mean"), ttft.get("p99"),
-                 s["request_throughput"], max(served) / max(min(served), 1), max(served) / fair - 1 if fair else 0,
-                 s["requests_failed"]))
-oracle = next((r for r in rows if r[0] == "oracle"), None)
-sglang = next((r for r in rows if r[0] == "sglang"), None)
-print(f"workload: {json.loads((out / (rows[0][0] + '.json')).read_text())['config']['workload']}\n")
-print("| system | engine prefix-cache hit rate | vs oracle | mean TTFT ms | vs sglang | p99 TTFT ms | req/s | max/min requests | max over fair share | failed |")
+    return {
+        "hit": hits / queries if queries else float("nan"),
+        "mean": ttft.get("mean") or float("nan"),
+        "p99": ttft.get("p99") or float("nan"),
+        "rps": s["request_throughput"],
+        "ratio": max(served) / max(min(served), 1),
+        "over": max(served) / fair - 1 if fair else 0.0,
+        "failed": s["requests_failed"],
+        "workload": r["config"]["workload"],
+    }
+
+
+rounds = {}
+for system in systems:
+    for path in sorted(out.glob(f"{system}-r*.json")):
+        rounds.setdefault(int(path.stem.rsplit("-r", 1)[1]), {})[system] = figures(path)
+if not rounds:
+    sys.exit(f"no results in {out}")
+
+rows = []
+for system in systems:
+    runs = [r[system] for r in rounds.values() if system in r]
+    if not runs:
+        continue
+    vs_oracle = [r[system]["hit"] / r["oracle"]["hit"] for r in rounds.values()
+                 if system in r and "oracle" in r and r["oracle"]["hit"]]
+    vs_sglang = [r[system]["mean"] / r["sglang"]["mean"] for r in rounds.values()
+                 if system in r and "sglang" in r and r["sglang"]["mean"]]
+    med = {k: statistics.median(run[k] for run in runs) for k in ("hit", "mean", "p99", "rps", "ratio", "over")}
+    rows.append({
+        "system": system, **med,
+        "hit_range": (min(run["hit"] for run in runs), max(run["hit"] for run in runs)),
+        "vs_oracle": statistics.median(vs_oracle) if vs_oracle else None,
+        "vs_sglang": statistics.median(vs_sglang) if vs_sglang else None,
+        "failed": sum(run["failed"] for run in runs),
+        "runs": len(runs),
+    })
+
+workload = next(iter(next(iter(rounds.values())).values()))["workload"]
+print(f"workload: {workload}; {len(rounds)} round(s), medians over rounds\n")
+print("| system | engine prefix-cache hit rate (range) | vs oracle | mean TTFT ms | vs sglang | p99 TTFT ms | req/s | max/min requests | busiest over fair share | failed |")
 print("|---|---|---|---|---|---|---|---|---|---|")
-for name, hit, mean, p99, rps, ratio, over, failed in rows:
-    vs_oracle = f"{hit / oracle[1]:.2f}x" if oracle and oracle[1] else "-"
-    vs_sglang = f"{mean / sglang[2]:.2f}x" if sglang and sglang[2] and mean else "-"
-    print(f"| {name} | {hit:.3f} | {vs_oracle} | {mean:.1f} | {vs_sglang} | {p99:.1f} | {rps:.2f} | {ratio:.2f} | {over:+.0%} | {failed} |")
+for r in rows:
+    lo, hi = r["hit_range"]
+    vo = f"{r['vs_oracle']:.2f}x" if r["vs_oracle"] is not None else "-"
+    vs = f"{r['vs_sglang']:.2f}x" if r["vs_sglang"] is not None else "-"
+    print(f"| {r['system']} | {r['hit']:.3f} ({lo:.2f}-{hi:.2f}) | {vo} | {r['mean']:.1f} | {vs} | {r['p99']:.1f} | "
+          f"{r['rps']:.1f} | {r['ratio']:.2f} | {r['over']:+.0%} | {r['failed']} |")
 
 # A chart beside the table: hit rate and request balance per system, as plain SVG.
 width, bar_h, gap, left = 640, 16, 10, 150
 height = 40 + len(rows) * (2 * bar_h + gap)
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
-       '<text x="10" y="18">engine prefix-cache hit rate (blue, 0-1) and max/min requests per engine (orange, 1-3)</text>']
-for k, (name, hit, _mean, _p99, _rps, ratio, _over, _failed) in enumerate(rows):
+       '<text x="10" y="18">median engine prefix-cache hit rate (blue, 0-1), max/min requests per engine (orange, 1-3)</text>']
+for k, r in enumerate(rows):
     y = 34 + k * (2 * bar_h + gap)
     span = width - left - 60
-    hit_w = 0 if hit != hit else hit * span
-    ratio_w = min(max(ratio - 1, 0) / 2, 1) * span
-    svg.append(f'<text x="10" y="{y + bar_h + 4}">{name}</text>')
+    hit_w = 0 if r["hit"] != r["hit"] else r["hit"] * span
+    ratio_w = max(min(max(r["ratio"] - 1, 0) / 2, 1) * span, 1)
+    svg.append(f'<text x="10" y="{y + bar_h + 4}">{r["system"]}</text>')
     svg.append(f'<rect x="{left}" y="{y}" width="{hit_w:.1f}" height="{bar_h - 2}" fill="#3b7dd8"/>')
-    svg.append(f'<text x="{left + hit_w + 4:.1f}" y="{y + bar_h - 4}">{hit:.2f}</text>')
-    svg.append(f'<rect x="{left}" y="{y + bar_h}" width="{max(ratio_w, 1):.1f}" height="{bar_h - 2}" fill="#e08a2c"/>')
-    svg.append(f'<text x="{left + max(ratio_w, 1) + 4:.1f}" y="{y + 2 * bar_h - 4}">{ratio:.2f}</text>')
+    svg.append(f'<text x="{left + hit_w + 4:.1f}" y="{y + bar_h - 4}">{r["hit"]:.2f}</text>')
+    svg.append(f'<rect x="{left}" y="{y + bar_h}" width="{ratio_w:.1f}" height="{bar_h - 2}" fill="#e08a2c"/>')
+    svg.append(f'<text x="{left + ratio_w + 4:.1f}" y="{y + 2 * bar_h - 4}">{r["ratio"]:.2f}</text>')
 svg.append("</svg>")
 (out / "chart.svg").write_text("\n".join(svg))
