@@ -199,15 +199,22 @@ fn build_cache_aware(
     endpoints: usize,
 ) -> Result<PrefixRouting, BuildError> {
     let keying = match &config.tokenizer {
-        Some(tokenizer) => Some(PromptKeying::Tokens {
-            tokenizer: Arc::new(PromptTokenizer::load(tokenizer).map_err(|source| {
-                BuildError::Tokenizer {
+        Some(tokenizer) => {
+            let tokenizer =
+                PromptTokenizer::load(tokenizer).map_err(|source| BuildError::Tokenizer {
                     pool: pool.to_string(),
                     source,
-                }
-            })?),
-            block_tokens: config.block_tokens,
-        }),
+                })?;
+            if let PromptTokenizer::HuggingFace(hf) = &tokenizer
+                && !hf.has_chat_template()
+            {
+                tracing::warn!(%pool, "the tokenizer has no chat template (set tokenizer.chat_template): chat requests are routed by load alone");
+            }
+            Some(PromptKeying::Tokens {
+                tokenizer: Arc::new(tokenizer),
+                block_tokens: config.block_tokens,
+            })
+        }
         None => None,
     };
     let events = (config.index == PrefixIndexKind::Events)

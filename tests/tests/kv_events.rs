@@ -422,6 +422,18 @@ async fn two_routers_on_simulated_engine_events_agree() {
             "router A, group {group}"
         );
     }
+    let health: serde_json::Value = client()
+        .get(format!("{}/health", router_url(&b)))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        health["pools"]["simev"]["kv_index_blocks"].as_u64() > Some(0),
+        "{health}"
+    );
     let text = metrics(&a).await;
     let predicted = metric_sum(
         &text,

@@ -195,6 +195,16 @@ mod tests {
     }
 
     #[test]
+    fn the_event_index_needs_a_tokenizer_and_every_endpoints_events() {
+        let text = "pools:\n  p:\n    policy: cache_aware\n    cache_aware:\n      index: events\n    endpoints:\n      - url: http://a:1\n        kv_events: { endpoint: \"tcp://a:5557\" }\n      - url: http://b:1\nmodels:\n  m:\n    pool: p\n";
+        let found = issues(text);
+        let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+        assert!(paths.contains(&"pools.p.cache_aware.index"), "{paths:?}");
+        assert!(paths.contains(&"pools.p.endpoints[1]"), "{paths:?}");
+        assert!(!paths.contains(&"pools.p.endpoints[0]"), "{paths:?}");
+    }
+
+    #[test]
     fn missing_api_key_variable_is_a_warning_that_names_only_the_variable() {
         let text = "pools:\n  p:\n    endpoints:\n      - url: https://api.example.com\n        api_key_env: SWITCHYARD_TEST_SURELY_UNSET\nmodels:\n  m:\n    pool: p\n";
         let loaded = load_str(text, "t").unwrap();

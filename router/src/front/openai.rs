@@ -218,10 +218,12 @@ fn health(app: &App, strict: bool) -> Response<ResponseBody> {
         .iter()
         .map(|pool| {
             let healthy = pool.healthy_count();
-            (
-                pool.name.to_string(),
-                serde_json::json!({ "healthy_endpoints": healthy, "endpoints": pool.endpoints.len() }),
-            )
+            let mut state = serde_json::json!({ "healthy_endpoints": healthy, "endpoints": pool.endpoints.len() });
+            // With `index: events`: whether the engines' events are arriving.
+            if let Some(index) = &pool.kv_events {
+                state["kv_index_blocks"] = index.len().into();
+            }
+            (pool.name.to_string(), state)
         })
         .collect();
     let ready = app

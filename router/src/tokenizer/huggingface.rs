@@ -95,6 +95,11 @@ impl HuggingFaceTokenizer {
         })
     }
 
+    /// Whether chat requests can be rendered (the config or an override had a template).
+    pub fn has_chat_template(&self) -> bool {
+        self.template.is_some()
+    }
+
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Option<Vec<u32>> {
         match self.tokenizer.encode_fast(text, add_special_tokens) {
             Ok(encoding) => Some(encoding.get_ids().to_vec()),
