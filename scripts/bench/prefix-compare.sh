@@ -7,13 +7,18 @@
 # system. Hit rates and request counts come from the engines' own counters.
 #
 #   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N] [--repeat R]
-#       [--concurrency C] [--systems "..."] [--out DIR] [--no-build] [--state FILE]
+#       [--concurrency C] [--systems "..."] [--out DIR] [--no-build] [--state FILE] [--model DIR]
 #
+# --model: the vLLM model directory (default: the tiny test model), e.g. a larger one built by
+# `make_tiny_model.py DIR --hidden 512 --layers 8`, where prefill costs more than the
+# per-request overhead.
 # --state: use a running vLLM fleet (scripts/vllm/start.sh --state FILE --kv-events --dev-mode
 # --num-gpu-blocks 96) instead of starting one; it is left running.
 #
 # vllm: 2 real vLLM CPU instances, 96 KV blocks of 32 tokens each (small, so eviction is real).
 # sim:  8 simulated engines (`switchyard sim`), 96 blocks of 16 tokens each.
+# SCRAPE_INTERVAL: how often Switchyard reads the engines' /metrics (default 1s, its own
+# default; on CPU vLLM each scrape takes CPU from the engine).
 # ROUTER_LOG: Switchyard's log filter (e.g. switchyard::policy=debug); its logs go to DIR.
 # CACHE_AWARE_EXTRA: YAML lines (6-space indent) added to both cache_aware configurations.
 # --repeat R runs every system R times (rounds interleaved, seed 10+round); the table gives
@@ -21,7 +26,7 @@
 # Writes DIR/<system>-r<round>.json (switchyard-bench/1), DIR/table.md and DIR/chart.svg.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-ENGINES=vllm STATE="" SKEW=0 REPEAT=1 REQUESTS=256 CONCURRENCY=6 BUILD=1 OUT=""
+ENGINES=vllm STATE="" SKEW=0 REPEAT=1 MODEL_DIR="" REQUESTS=256 CONCURRENCY=6 BUILD=1 OUT=""
 SYSTEMS="round_robin least_connections power_of_two approximate events oracle sglang"
 GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4
 while (($#)); do
@@ -35,6 +40,7 @@ while (($#)); do
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --state) STATE=$2; shift 2 ;;
+        --model) MODEL_DIR=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -61,15 +67,18 @@ wait_http() {
 URLS=() KV=() REPLAY=()
 if [[ $ENGINES == vllm ]]; then
     BLOCK_TOKENS=32 MODEL=tiny-llama
+    MODEL_DIR=${MODEL_DIR:-$ROOT/.cache/models/tiny-llama}
     if [[ -z $STATE ]]; then
         STATE=$TMP/state.json
+        model_arg=()
+        [[ $MODEL_DIR != "$ROOT/.cache/models/tiny-llama" ]] && model_arg=(--model "$MODEL_DIR")
         "$ROOT/scripts/vllm/start.sh" --state "$STATE" --count 2 --kv-events --dev-mode \
-            --num-gpu-blocks 96 >/dev/null
+            --num-gpu-blocks 96 "${model_arg[@]}" >/dev/null
     fi
     mapfile -t URLS < <(python3 -c 'import json,sys; [print(i["url"]) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
     mapfile -t KV < <(python3 -c 'import json,sys; [print(i["kv_events"]["endpoint"].replace("*", i["host"])) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
     mapfile -t REPLAY < <(python3 -c 'import json,sys; [print(i["kv_events"]["replay_endpoint"].replace("*", i["host"])) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
-    TOKENIZER="path: $ROOT/.cache/models/tiny-llama"
+    TOKENIZER="path: $MODEL_DIR"
 elif [[ $ENGINES == sim ]]; then
     BLOCK_TOKENS=16 MODEL=sim-model
     for i in $(seq 0 7); do
@@ -91,8 +100,8 @@ fi
 switchyard_config() { # policy, extra cache_aware lines, port
     local policy=$1 cache=$2 port=$3 i
     [[ -n $cache ]] && cache+=$'\n' # $(...) dropped the trailing newline
-    printf 'listeners:\n  - address: 127.0.0.1:%s\nlogging: { level: "%s" }\nscrape:\n  interval: 200ms\npools:\n  main:\n    policy: %s\n%s    endpoints:\n' \
-        "$port" "${ROUTER_LOG:-warn}" "$policy" "$cache"
+    printf 'listeners:\n  - address: 127.0.0.1:%s\nlogging: { level: "%s" }\nscrape:\n  interval: %s\npools:\n  main:\n    policy: %s\n%s    endpoints:\n' \
+        "$port" "${ROUTER_LOG:-warn}" "${SCRAPE_INTERVAL:-1s}" "$policy" "$cache"
     for i in "${!URLS[@]}"; do
         printf '      - url: %s\n        name: e%d\n        kind: vllm\n' "${URLS[$i]}" "$i"
         if [[ -n ${KV[$i]:-} ]]; then

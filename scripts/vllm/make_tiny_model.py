@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a tiny random-weight Llama model that vLLM can serve on CPU.
 
-    python scripts/vllm/make_tiny_model.py OUTDIR [--force]
+    python scripts/vllm/make_tiny_model.py OUTDIR [--force] [--hidden H --layers L]
 
 Run it with the vLLM venv's Python (it needs torch, transformers, tokenizers, safetensors).
 OUTDIR gets config.json, generation_config.json, model.safetensors (bf16), tokenizer.json and
@@ -9,7 +9,9 @@ tokenizer_config.json (with a ChatML-like chat_template). Model: Llama, 2 layers
 4 heads (head size 32), intermediate 256, vocab = the tokenizer's (about 1024). The tokenizer is a
 byte-level BPE trained with `tokenizers` on generated text. Every random choice is seeded, so the
 output is byte-identical across runs (for one set of pinned library versions). The outputs are
-gibberish: assert on token counts, metrics and events, never on text.
+gibberish: assert on token counts, metrics and events, never on text. `--hidden` and `--layers`
+build a larger model of the same recipe (same tokenizer, head size 32, intermediate 2x hidden),
+for benchmarks where prefill must cost more than the per-request overhead.
 
 If OUTDIR already holds a complete build of this recipe (a marker written last records the
 recipe's hash), nothing is done. The build goes to a temporary sibling directory that is renamed
@@ -63,8 +65,11 @@ MODEL_SHAPE = dict(
 
 
 def recipe_hash() -> str:
-    """Changes whenever this file changes, so an old build is not mistaken for a new one."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """Changes whenever this file or the shape changes, so an old build is not mistaken for a
+    new one."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(json.dumps(MODEL_SHAPE, sort_keys=True).encode())
+    return h.hexdigest()[:16]
 
 
 def corpus(rng: random.Random, n_lines: int = 6000) -> list[str]:
@@ -197,7 +202,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir", type=Path)
     ap.add_argument("--force", action="store_true", help="rebuild even if OUTDIR is complete")
+    ap.add_argument("--hidden", type=int, default=MODEL_SHAPE["hidden_size"], help="hidden size")
+    ap.add_argument("--layers", type=int, default=MODEL_SHAPE["num_hidden_layers"], help="layers")
     args = ap.parse_args()
+    if args.hidden != MODEL_SHAPE["hidden_size"] or args.layers != MODEL_SHAPE["num_hidden_layers"]:
+        heads = max(args.hidden // 32, 1)
+        MODEL_SHAPE.update(hidden_size=args.hidden, intermediate_size=2 * args.hidden,
+                           num_hidden_layers=args.layers, num_attention_heads=heads,
+                           num_key_value_heads=heads)
     out: Path = args.outdir.resolve()
     if is_complete(out) and not args.force:
         print(f"tiny model already built at {out}", file=sys.stderr)
