@@ -144,6 +144,21 @@ pub fn metric_sum(text: &str, name: &str, label_filter: &[&str]) -> f64 {
         .sum()
 }
 
+/// Blocks a router's event index holds for `pool`, from its `/health`.
+pub async fn kv_index_blocks(router_url: &str, pool: &str) -> u64 {
+    let health: serde_json::Value = client()
+        .get(format!("{router_url}/health"))
+        .send()
+        .await
+        .expect("health answers")
+        .json()
+        .await
+        .expect("health json");
+    health["pools"][pool]["kv_index_blocks"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
 /// `GET url` as text (the router's or an engine's `/metrics`, say).
 pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
     client

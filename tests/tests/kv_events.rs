@@ -140,7 +140,7 @@ impl FakePublisher {
         })
         .await;
         assert!(connected.is_ok(), "the router never subscribed");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
     }
 
     async fn publish(&mut self, history: &[Bytes], seqs: impl IntoIterator<Item = usize>) {
@@ -321,7 +321,7 @@ async fn the_router_binds_for_an_engine_that_connects() {
     })
     .await;
     assert!(connected, "the router does not listen on {port}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     for (seq, payload) in history.iter().enumerate() {
         socket
             .send(frame(seq as i64, payload))
@@ -409,7 +409,17 @@ async fn two_routers_on_simulated_engine_events_agree() {
         3,
         "new groups spread over idle engines: {homes:?}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await; // events reach router B
+    // Router B learns the groups from the engines' events alone.
+    let url_b = router_url(&b);
+    assert!(
+        eventually(Duration::from_secs(10), async || kv_index_blocks(
+            &url_b, "simev"
+        )
+        .await
+            >= 24)
+        .await,
+        "router B's event index did not fill"
+    );
     for (group, home) in homes.iter().enumerate() {
         assert_eq!(
             &send(&b, body(group, "second")).await,
@@ -422,18 +432,6 @@ async fn two_routers_on_simulated_engine_events_agree() {
             "router A, group {group}"
         );
     }
-    let health: serde_json::Value = client()
-        .get(format!("{}/health", router_url(&b)))
-        .send()
-        .await
-        .expect("health")
-        .json()
-        .await
-        .expect("json");
-    assert!(
-        health["pools"]["simev"]["kv_index_blocks"].as_u64() > Some(0),
-        "{health}"
-    );
     let text = metrics(&a).await;
     let predicted = metric_sum(
         &text,
