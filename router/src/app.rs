@@ -87,7 +87,7 @@ impl App {
                 PolicyKind::CacheAware => Some(build_cache_aware(
                     &pool_label,
                     &pool_config.cache_aware,
-                    endpoints.len(),
+                    &endpoints,
                 )?),
                 _ => None,
             };
@@ -102,12 +102,12 @@ impl App {
             if let Some(index) = &kv_events {
                 for (endpoint, config) in endpoints.iter().zip(&pool_config.endpoints) {
                     if let Some(events) = &config.kv_events {
-                        kv_followers.push(KvEventFollower {
-                            endpoint: Arc::clone(endpoint),
-                            config: events.clone(),
-                            index: Arc::clone(index),
-                            block_tokens: pool_config.cache_aware.block_tokens,
-                        });
+                        kv_followers.push(KvEventFollower::new(
+                            Arc::clone(endpoint),
+                            events.clone(),
+                            Arc::clone(index),
+                            pool_config.cache_aware.block_tokens,
+                        ));
                     }
                 }
             }
@@ -196,7 +196,7 @@ struct PrefixRouting {
 fn build_cache_aware(
     pool: &Arc<str>,
     config: &CacheAwareConfig,
-    endpoints: usize,
+    endpoints: &[Arc<Endpoint>],
 ) -> Result<PrefixRouting, BuildError> {
     let keying = match &config.tokenizer {
         Some(tokenizer) => {
@@ -218,8 +218,13 @@ fn build_cache_aware(
         None => None,
     };
     let events = (config.index == PrefixIndexKind::Events)
-        .then(|| Arc::new(KvEventIndex::new(endpoints, config.max_blocks)));
-    let audit = Arc::new(PrefixAudit::new(Arc::clone(pool), config.audit_warn_error));
+        .then(|| Arc::new(KvEventIndex::new(endpoints.len(), config.max_blocks)));
+    let names: Vec<Arc<str>> = endpoints.iter().map(|e| Arc::clone(&e.name)).collect();
+    let audit = Arc::new(PrefixAudit::new(
+        Arc::clone(pool),
+        config.audit_warn_error,
+        &names,
+    ));
     let policy = CacheAware::new(config.clone(), keying, events.clone());
     Ok(PrefixRouting {
         policy,

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use metrics::{Counter, Gauge, Histogram};
+
 use crate::observability::metrics as m;
 
 /// Samples averaged before a drift warning can fire.
@@ -64,6 +66,11 @@ impl PredictedPrompt {
 pub struct PrefixAudit {
     pool: Arc<str>,
     warn_error: f64,
+    /// Per endpoint (by pool index): predicted, reported and audited prompt tokens,
+    /// registered once so the request path does no label work.
+    counters: Vec<[Counter; 3]>,
+    error: Histogram,
+    drift: Gauge,
     state: Mutex<Drift>,
 }
 
@@ -83,8 +90,26 @@ impl std::fmt::Debug for PrefixAudit {
 }
 
 impl PrefixAudit {
-    pub fn new(pool: Arc<str>, warn_error: f64) -> Self {
+    /// `endpoints`: the pool's endpoint names, in pool order.
+    pub fn new(pool: Arc<str>, warn_error: f64, endpoints: &[Arc<str>]) -> Self {
+        let counters = endpoints
+            .iter()
+            .map(|endpoint| {
+                let labels = [
+                    ("pool", pool.to_string()),
+                    ("endpoint", endpoint.to_string()),
+                ];
+                [
+                    metrics::counter!(m::PREFIX_PREDICTED_CACHED, &labels),
+                    metrics::counter!(m::PREFIX_REPORTED_CACHED, &labels),
+                    metrics::counter!(m::PREFIX_AUDITED_PROMPT, &labels),
+                ]
+            })
+            .collect();
         Self {
+            error: metrics::histogram!(m::PREFIX_PREDICTION_ERROR, "pool" => pool.to_string()),
+            drift: metrics::gauge!(m::PREFIX_PREDICTION_DRIFT, "pool" => pool.to_string()),
+            counters,
             pool,
             warn_error,
             state: Mutex::new(Drift::default()),
@@ -95,7 +120,7 @@ impl PrefixAudit {
     /// fractions of the prompt (predicted minus reported).
     pub fn record(
         &self,
-        endpoint: &str,
+        endpoint: usize,
         predicted: PredictedPrompt,
         prompt_tokens: u64,
         cached_tokens: u64,
@@ -112,15 +137,12 @@ impl PrefixAudit {
             (predicted_fraction * prompt_tokens as f64).round() as u64
         };
         let error = predicted_fraction - reported;
-        let labels = [
-            ("pool", self.pool.to_string()),
-            ("endpoint", endpoint.to_string()),
-        ];
-        metrics::counter!(m::PREFIX_PREDICTED_CACHED, &labels).increment(predicted_tokens);
-        metrics::counter!(m::PREFIX_REPORTED_CACHED, &labels).increment(cached_tokens);
-        metrics::counter!(m::PREFIX_AUDITED_PROMPT, &labels).increment(prompt_tokens);
-        metrics::histogram!(m::PREFIX_PREDICTION_ERROR, "pool" => self.pool.to_string())
-            .record(error);
+        if let Some([predicted_counter, reported, audited]) = self.counters.get(endpoint) {
+            predicted_counter.increment(predicted_tokens);
+            reported.increment(cached_tokens);
+            audited.increment(prompt_tokens);
+        }
+        self.error.record(error);
         let mut drift = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         drift.samples += 1;
         drift.mean_abs_error = if drift.samples == 1 {
@@ -128,8 +150,7 @@ impl PrefixAudit {
         } else {
             drift.mean_abs_error + ALPHA * (error.abs() - drift.mean_abs_error)
         };
-        metrics::gauge!(m::PREFIX_PREDICTION_DRIFT, "pool" => self.pool.to_string())
-            .set(drift.mean_abs_error);
+        self.drift.set(drift.mean_abs_error);
         let due = drift
             .last_warning
             .is_none_or(|at| at.elapsed() >= WARN_EVERY);
@@ -198,20 +219,20 @@ mod tests {
 
     #[test]
     fn error_is_predicted_minus_reported_fraction() {
-        let audit = PrefixAudit::new("p".into(), 0.2);
+        let audit = PrefixAudit::new("p".into(), 0.2, &["e".into()]);
         let predicted = PredictedPrompt {
             cached: 64,
             len: 100,
             in_tokens: true,
         };
-        let error = audit.record("e", predicted, 100, 32);
+        let error = audit.record(0, predicted, 100, 32);
         assert!((error - 0.32).abs() < 1e-9, "{error}");
         let bytes = PredictedPrompt {
             cached: 200,
             len: 400,
             in_tokens: false,
         };
-        assert!(audit.record("e", bytes, 100, 50).abs() < 1e-9);
+        assert!(audit.record(0, bytes, 100, 50).abs() < 1e-9);
         assert!(audit.drift() > 0.0);
     }
 }

@@ -233,11 +233,7 @@ fn usage_tap(
         len: prompt.len,
         in_tokens: keying.in_tokens(),
     };
-    Some(UsageTap::new(
-        Arc::clone(audit),
-        Arc::clone(&endpoint.name),
-        predicted,
-    ))
+    Some(UsageTap::new(Arc::clone(audit), endpoint.index, predicted))
 }
 
 fn no_endpoint(error: ApiError) -> ForwardError {

@@ -12,12 +12,13 @@ const TAIL_BYTES: usize = 4096;
 pub struct UsageTap {
     tail: Vec<u8>,
     audit: Arc<PrefixAudit>,
-    endpoint: Arc<str>,
+    /// The endpoint's index in its pool.
+    endpoint: usize,
     predicted: PredictedPrompt,
 }
 
 impl UsageTap {
-    pub fn new(audit: Arc<PrefixAudit>, endpoint: Arc<str>, predicted: PredictedPrompt) -> Self {
+    pub fn new(audit: Arc<PrefixAudit>, endpoint: usize, predicted: PredictedPrompt) -> Self {
         Self {
             tail: Vec::new(),
             audit,
@@ -43,7 +44,7 @@ impl UsageTap {
     pub fn finish(self) {
         if let Some((prompt_tokens, cached_tokens)) = parse_usage(&self.tail) {
             self.audit
-                .record(&self.endpoint, self.predicted, prompt_tokens, cached_tokens);
+                .record(self.endpoint, self.predicted, prompt_tokens, cached_tokens);
         }
     }
 }
@@ -54,13 +55,13 @@ mod tests {
 
     #[test]
     fn keeps_the_tail_across_frames() {
-        let audit = Arc::new(PrefixAudit::new("pool".into(), 0.5));
+        let audit = Arc::new(PrefixAudit::new("pool".into(), 0.5, &["e".into()]));
         let predicted = PredictedPrompt {
             cached: 10,
             len: 20,
             in_tokens: true,
         };
-        let mut tap = UsageTap::new(Arc::clone(&audit), "e".into(), predicted);
+        let mut tap = UsageTap::new(Arc::clone(&audit), 0, predicted);
         tap.observe(&vec![b'x'; 10_000]);
         tap.observe(br#"data: {"usage":{"prompt_tokens":20,"prompt_tok"#);
         tap.observe(br#"ens_details":{"cached_tokens":0}}}"#);

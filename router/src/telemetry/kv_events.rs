@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use metrics::{Counter, Gauge};
 use switchyard_backends::kv_events::{EventBatch, decode_batch, decode_frame};
 use tokio_util::sync::CancellationToken;
 use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
@@ -21,7 +22,6 @@ use crate::config::KvEventsConfig;
 use crate::endpoint::Endpoint;
 use crate::observability::metrics as m;
 use crate::prefix::KvEventIndex;
-use crate::prefix::event_index::Applied;
 
 /// How long a replay may take before it is given up on.
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,11 +30,37 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct KvEventFollower {
-    pub endpoint: Arc<Endpoint>,
-    pub config: KvEventsConfig,
-    pub index: Arc<KvEventIndex>,
+    endpoint: Arc<Endpoint>,
+    config: KvEventsConfig,
+    index: Arc<KvEventIndex>,
     /// The block size the router keys prompts with; the engine's must match.
-    pub block_tokens: usize,
+    block_tokens: usize,
+    metrics: FollowerMetrics,
+}
+
+/// Handles registered once: every batch updates them.
+#[derive(Clone)]
+struct FollowerMetrics {
+    stored: Counter,
+    removed: Counter,
+    skipped: Counter,
+    cleared: Counter,
+    undecodable: Counter,
+    index_blocks: Gauge,
+}
+
+impl FollowerMetrics {
+    fn new(endpoint: &Endpoint) -> Self {
+        let blocks = |kind: &'static str| metrics::counter!(m::KV_EVENT_BLOCKS, "pool" => endpoint.pool.to_string(), "endpoint" => endpoint.name.to_string(), "kind" => kind);
+        Self {
+            stored: blocks("stored"),
+            removed: blocks("removed"),
+            skipped: blocks("skipped"),
+            cleared: blocks("cleared"),
+            undecodable: blocks("undecodable"),
+            index_blocks: metrics::gauge!(m::KV_INDEX_BLOCKS, "pool" => endpoint.pool.to_string(), "endpoint" => endpoint.name.to_string()),
+        }
+    }
 }
 
 /// Where the stream stands.
@@ -56,6 +82,22 @@ enum FollowError {
 }
 
 impl KvEventFollower {
+    pub fn new(
+        endpoint: Arc<Endpoint>,
+        config: KvEventsConfig,
+        index: Arc<KvEventIndex>,
+        block_tokens: usize,
+    ) -> Self {
+        let metrics = FollowerMetrics::new(&endpoint);
+        Self {
+            endpoint,
+            config,
+            index,
+            block_tokens,
+            metrics,
+        }
+    }
+
     pub async fn run(self, shutdown: CancellationToken) {
         let mut position = Position::default();
         loop {
@@ -103,7 +145,7 @@ impl KvEventFollower {
                 Ok((_topic, seq, batch)) => self.on_live(position, seq, &batch).await,
                 Err(error) => {
                     tracing::debug!(endpoint = %self.endpoint.name, %error, "undecodable KV event message");
-                    self.count("undecodable", 1);
+                    self.metrics.undecodable.increment(1);
                 }
             }
         }
@@ -145,14 +187,13 @@ impl KvEventFollower {
         let Some(address) = &self.config.replay_endpoint else {
             return false;
         };
-        match tokio::time::timeout(REPLAY_TIMEOUT, self.replay(address, position, from)).await {
-            Ok(Ok(first)) => first.is_some_and(|first| first <= from),
-            Ok(Err(error)) => {
+        let replayed = tokio::time::timeout(REPLAY_TIMEOUT, self.replay(address, position, from))
+            .await
+            .unwrap_or(Err(FollowError::ReplayTimeout));
+        match replayed {
+            Ok(first) => first.is_some_and(|first| first <= from),
+            Err(error) => {
                 tracing::warn!(endpoint = %self.endpoint.name, %error, "KV event replay failed");
-                false
-            }
-            Err(_) => {
-                tracing::warn!(endpoint = %self.endpoint.name, error = %FollowError::ReplayTimeout, "KV event replay failed");
                 false
             }
         }
@@ -190,18 +231,19 @@ impl KvEventFollower {
             }
             match decode_batch(payload) {
                 Ok(batch) => self.apply(position, seq, &batch),
-                Err(_) => self.count("undecodable", 1),
+                Err(_) => self.metrics.undecodable.increment(1),
             }
         }
     }
 
     fn apply(&self, position: &mut Position, seq: i64, batch: &EventBatch) {
-        let applied: Applied = self.index.apply(self.endpoint.index, &batch.events);
+        let applied = self.index.apply(self.endpoint.index, &batch.events);
         position.applied = Some(seq);
-        self.count("stored", applied.stored);
-        self.count("removed", applied.removed);
-        self.count("skipped", applied.skipped);
-        self.count("cleared", usize::from(applied.cleared));
+        let counts = &self.metrics;
+        counts.stored.increment(applied.stored as u64);
+        counts.removed.increment(applied.removed as u64);
+        counts.skipped.increment(applied.skipped as u64);
+        counts.cleared.increment(u64::from(applied.cleared));
         if let Some(size) = applied.block_size
             && size as usize != self.block_tokens
             && !position.warned_block_size
@@ -214,15 +256,9 @@ impl KvEventFollower {
                 "the engine's KV block size differs from cache_aware.block_tokens: prompts will not match its blocks"
             );
         }
-        metrics::gauge!(m::KV_INDEX_BLOCKS, "pool" => self.endpoint.pool.to_string(), "endpoint" => self.endpoint.name.to_string())
+        self.metrics
+            .index_blocks
             .set(self.index.endpoint_blocks(self.endpoint.index) as f64);
-    }
-
-    fn count(&self, kind: &'static str, n: usize) {
-        if n > 0 {
-            metrics::counter!(m::KV_EVENT_BLOCKS, "pool" => self.endpoint.pool.to_string(), "endpoint" => self.endpoint.name.to_string(), "kind" => kind)
-                .increment(n as u64);
-        }
     }
 
     fn gap(&self, outcome: &'static str) {
