@@ -32,6 +32,39 @@ async fn completed(url: &str) -> f64 {
     finished(url, "length").await + finished(url, "stop").await
 }
 
+/// Completed requests over the fleet, read once the engines are idle and the count has held
+/// still for a moment: vLLM can send a response before its stats loop counts it, so a count
+/// read right after a response may still move by one.
+async fn settled_completed(urls: &[String]) -> Vec<f64> {
+    let mut last: Option<Vec<f64>> = None;
+    for _ in 0..40 {
+        let mut counts = Vec::with_capacity(urls.len());
+        let mut busy = 0.0;
+        for u in urls {
+            let text = vllm_metrics(u).await;
+            busy += metric_sum(&text, "vllm:num_requests_running", &[])
+                + metric_sum(&text, "vllm:num_requests_waiting", &[]);
+            counts.push(
+                metric_sum(
+                    &text,
+                    "vllm:request_success_total",
+                    &["finished_reason=\"length\""],
+                ) + metric_sum(
+                    &text,
+                    "vllm:request_success_total",
+                    &["finished_reason=\"stop\""],
+                ),
+            );
+        }
+        if busy == 0.0 && last.as_ref() == Some(&counts) {
+            return counts;
+        }
+        last = Some(counts);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("vLLM's request counters did not settle: {last:?}");
+}
+
 fn completion(max_tokens: u32, stream: bool) -> serde_json::Value {
     serde_json::json!({
         "model": SERVED,
@@ -70,7 +103,7 @@ async fn router_in_front_of_two_real_vllm_instances() {
     }
 
     // 1. Balance under load, read from vLLM's own gauges and counters.
-    let before: Vec<f64> = join_all(fleet.urls.iter().map(|u| completed(u))).await;
+    let before = settled_completed(&fleet.urls).await;
     let done = std::sync::atomic::AtomicBool::new(false);
     let load = async {
         let users = (0..8).map(|_| {
@@ -111,7 +144,7 @@ async fn router_in_front_of_two_real_vllm_instances() {
         (occupancy, router_in_flight)
     };
     let ((), (occupancy, router_in_flight)) = tokio::join!(load, watch);
-    let after: Vec<f64> = join_all(fleet.urls.iter().map(|u| completed(u))).await;
+    let after = settled_completed(&fleet.urls).await;
     let served: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     assert_eq!(
         served.iter().sum::<f64>(),
@@ -184,8 +217,9 @@ async fn router_in_front_of_two_real_vllm_instances() {
         }
         total
     };
-    let completed_all = async || completed(&fleet.urls[0]).await + completed(&fleet.urls[1]).await;
-    let (tokens_before, completed_before) = (generated().await, completed_all().await);
+    let completed_all = async || settled_completed(&fleet.urls).await.iter().sum::<f64>();
+    let completed_before = completed_all().await;
+    let tokens_before = generated().await;
     let response = client
         .post(format!("{url}/v1/completions"))
         .json(&completion(480, true))
