@@ -2,8 +2,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The family of server behind an endpoint. It decides where health and load
-/// signals live and how to read them; the request wire format is the same
-/// OpenAI-compatible API for all of them.
+/// signals live and how to read them, and which front-end protocols it can
+/// serve: the OpenAI API for the LLM engines, KServe v2 for Triton, the
+/// TorchServe API for TorchServe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EngineKind {
     Vllm,
@@ -11,10 +12,21 @@ pub enum EngineKind {
     LlamaCpp,
     /// Any OpenAI-compatible server, including external APIs: no engine metrics.
     OpenAi,
+    /// Triton Inference Server (KServe v2 over HTTP and gRPC, generate extension).
+    Triton,
+    /// TorchServe (`/predictions` over HTTP, its own gRPC inference service).
+    TorchServe,
 }
 
 impl EngineKind {
-    pub const ALL: [EngineKind; 4] = [Self::Vllm, Self::Sglang, Self::LlamaCpp, Self::OpenAi];
+    pub const ALL: [EngineKind; 6] = [
+        Self::Vllm,
+        Self::Sglang,
+        Self::LlamaCpp,
+        Self::OpenAi,
+        Self::Triton,
+        Self::TorchServe,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -22,6 +34,8 @@ impl EngineKind {
             Self::Sglang => "sglang",
             Self::LlamaCpp => "llamacpp",
             Self::OpenAi => "openai",
+            Self::Triton => "triton",
+            Self::TorchServe => "torchserve",
         }
     }
 
@@ -30,13 +44,19 @@ impl EngineKind {
         match self {
             Self::Vllm | Self::Sglang | Self::LlamaCpp => "/health",
             Self::OpenAi => "/v1/models",
+            Self::Triton => "/v2/health/ready",
+            Self::TorchServe => "/ping",
         }
     }
 
     /// Default path of the engine's Prometheus metrics, if it has any.
     pub fn default_metrics_path(self) -> Option<&'static str> {
         match self {
-            Self::Vllm | Self::Sglang | Self::LlamaCpp => Some("/metrics"),
+            // Triton and TorchServe serve metrics on a port of their own
+            // (the endpoint's `metrics_url`).
+            Self::Vllm | Self::Sglang | Self::LlamaCpp | Self::Triton | Self::TorchServe => {
+                Some("/metrics")
+            }
             Self::OpenAi => None,
         }
     }
@@ -49,7 +69,9 @@ impl fmt::Display for EngineKind {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown endpoint kind `{0}` (expected one of: vllm, sglang, llamacpp, openai)")]
+#[error(
+    "unknown endpoint kind `{0}` (expected one of: vllm, sglang, llamacpp, openai, triton, torchserve)"
+)]
 pub struct UnknownEngineKind(String);
 
 impl FromStr for EngineKind {

@@ -7,12 +7,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A request body that may still be arriving (a client's gRPC stream).
+pub type StreamingBody = UnsyncBoxBody<Bytes, BoxError>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// HTTP/2 only (gRPC over h2c or TLS), with bodies that stream both ways.
+pub type GrpcClient = Client<HttpsConnector<HttpConnector>, StreamingBody>;
 
 #[derive(Debug, Clone)]
 pub struct HttpClientConfig {
@@ -33,19 +41,34 @@ impl Default for HttpClientConfig {
 }
 
 pub fn build_http_client(config: &HttpClientConfig) -> HttpClient {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .pool_max_idle_per_host(config.max_idle_per_host)
+        .build(connector(config))
+}
+
+/// The gRPC client: one multiplexed HTTP/2 connection per upstream, with
+/// pings so a dead peer is noticed while a stream idles.
+pub fn build_grpc_client(config: &HttpClientConfig) -> GrpcClient {
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .http2_keep_alive_timeout(Duration::from_secs(10))
+        .timer(hyper_util::rt::TokioTimer::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .build(connector(config))
+}
+
+fn connector(config: &HttpClientConfig) -> HttpsConnector<HttpConnector> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.set_connect_timeout(Some(config.connect_timeout));
     http.set_keepalive(Some(Duration::from_secs(30)));
     http.enforce_http(false);
-    let https = HttpsConnectorBuilder::new()
+    HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_max_idle_per_host(config.max_idle_per_host)
-        .build(https)
+        .wrap_connector(http)
 }

@@ -6,9 +6,12 @@ pub mod engine_kind;
 pub mod http_client;
 pub mod kv_events;
 pub mod load_signals;
-pub mod openai;
+pub mod upstream;
 
 pub use engine_kind::EngineKind;
-pub use http_client::{HttpClient, HttpClientConfig, build_http_client};
+pub use http_client::{
+    BoxError, GrpcClient, HttpClient, HttpClientConfig, StreamingBody, build_grpc_client,
+    build_http_client,
+};
 pub use load_signals::{EngineLoad, parse_engine_load, parse_sample_line};
-pub use openai::{OpenAiEndpoint, UpstreamError, error_chain};
+pub use upstream::{HttpUpstream, UpstreamError, error_chain};

@@ -16,6 +16,12 @@ pub struct EngineLoad {
     pub prefix_cache_queries: Option<f64>,
     /// Prompt tokens found in the prefix cache (counter).
     pub prefix_cache_hits: Option<f64>,
+    /// Microseconds requests spent queued in the server, summed (counter;
+    /// Triton and TorchServe). With `queued_requests` it gives the mean
+    /// queue wait between two scrapes.
+    pub queue_time_us: Option<f64>,
+    /// Requests the queue time above covers (counter).
+    pub queued_requests: Option<f64>,
 }
 
 /// How each signal is named by each engine family. Gauges are summed across
@@ -27,7 +33,11 @@ struct MetricNames {
     kv_usage: &'static [&'static str],
     prefix_queries: &'static [&'static str],
     prefix_hits: &'static [&'static str],
+    queue_time_us: &'static [&'static str],
+    queued_requests: &'static [&'static str],
 }
+
+const NONE: &[&str] = &[];
 
 fn names_for(kind: EngineKind) -> MetricNames {
     match kind {
@@ -41,27 +51,60 @@ fn names_for(kind: EngineKind) -> MetricNames {
                 "vllm:prefix_cache_queries",
             ],
             prefix_hits: &["vllm:prefix_cache_hits_total", "vllm:prefix_cache_hits"],
+            queue_time_us: NONE,
+            queued_requests: NONE,
         },
         EngineKind::Sglang => MetricNames {
             running: &["sglang:num_running_reqs"],
             waiting: &["sglang:num_queue_reqs"],
             kv_usage: &["sglang:token_usage"],
-            prefix_queries: &[],
-            prefix_hits: &[],
+            prefix_queries: NONE,
+            prefix_hits: NONE,
+            queue_time_us: NONE,
+            queued_requests: NONE,
         },
         EngineKind::LlamaCpp => MetricNames {
             running: &["llamacpp:requests_processing"],
             waiting: &["llamacpp:requests_deferred"],
             kv_usage: &["llamacpp:kv_cache_usage_ratio"],
-            prefix_queries: &[],
-            prefix_hits: &[],
+            prefix_queries: NONE,
+            prefix_hits: NONE,
+            queue_time_us: NONE,
+            queued_requests: NONE,
         },
         EngineKind::OpenAi => MetricNames {
-            running: &[],
-            waiting: &[],
-            kv_usage: &[],
-            prefix_queries: &[],
-            prefix_hits: &[],
+            running: NONE,
+            waiting: NONE,
+            kv_usage: NONE,
+            prefix_queries: NONE,
+            prefix_hits: NONE,
+            queue_time_us: NONE,
+            queued_requests: NONE,
+        },
+        // Triton counts requests queued or executing per model; it has no
+        // separate running gauge. Queue time is a cumulative counter.
+        EngineKind::Triton => MetricNames {
+            running: NONE,
+            waiting: &["nv_inference_pending_request_count"],
+            kv_usage: NONE,
+            prefix_queries: NONE,
+            prefix_hits: NONE,
+            queue_time_us: &["nv_inference_queue_duration_us"],
+            queued_requests: &[
+                "nv_inference_request_success",
+                "nv_inference_request_failure",
+            ],
+        },
+        // TorchServe exports no queue gauge, only cumulative queue latency
+        // and request counters.
+        EngineKind::TorchServe => MetricNames {
+            running: NONE,
+            waiting: NONE,
+            kv_usage: NONE,
+            prefix_queries: NONE,
+            prefix_hits: NONE,
+            queue_time_us: &["ts_queue_latency_microseconds"],
+            queued_requests: &["ts_inference_requests_total"],
         },
     }
 }
@@ -87,6 +130,15 @@ pub fn parse_engine_load(kind: EngineKind, text: &str) -> EngineLoad {
             .find(|name| values(name).next().is_some())
             .map(|name| values(name).sum())
     };
+    // Every name present counts (success and failure are separate counters).
+    let sum_all = |wanted: &[&'static str]| -> Option<f64> {
+        let mut present = wanted
+            .iter()
+            .filter(|name| values(name).next().is_some())
+            .peekable();
+        present.peek()?;
+        Some(present.map(|name| values(name).sum::<f64>()).sum())
+    };
     let max = |wanted: &[&'static str]| -> Option<f64> {
         wanted.iter().find_map(|name| values(name).reduce(f64::max))
     };
@@ -96,6 +148,8 @@ pub fn parse_engine_load(kind: EngineKind, text: &str) -> EngineLoad {
         kv_cache_usage: max(names.kv_usage).map(|v| v.clamp(0.0, 1.0) as f32),
         prefix_cache_queries: sum(names.prefix_queries),
         prefix_cache_hits: sum(names.prefix_hits),
+        queue_time_us: sum(names.queue_time_us),
+        queued_requests: sum_all(names.queued_requests),
     }
 }
 
@@ -202,6 +256,38 @@ vllm:time_to_first_token_seconds_sum{engine="0",model_name="tiny-llama"} 0.5
     fn external_api_has_no_signals() {
         let load = parse_engine_load(EngineKind::OpenAi, VLLM);
         assert_eq!(load, EngineLoad::default());
+    }
+
+    const TRITON: &str = r#"# HELP nv_inference_request_success Number of successful inference requests, all batch sizes
+# TYPE nv_inference_request_success counter
+nv_inference_request_success{model="add_sub",version="1"} 40
+nv_inference_request_success{model="stream_counter",version="1"} 2
+# TYPE nv_inference_request_failure counter
+nv_inference_request_failure{model="add_sub",reason="BACKEND",version="1"} 3
+# TYPE nv_inference_queue_duration_us counter
+nv_inference_queue_duration_us{model="add_sub",version="1"} 4400
+nv_inference_queue_duration_us{model="stream_counter",version="1"} 100
+# TYPE nv_inference_pending_request_count gauge
+nv_inference_pending_request_count{model="add_sub",version="1"} 3
+nv_inference_pending_request_count{model="stream_counter",version="1"} 1
+"#;
+
+    #[test]
+    fn reads_triton_pending_and_queue_counters() {
+        let load = parse_engine_load(EngineKind::Triton, TRITON);
+        assert_eq!(load.waiting, Some(4), "pending summed over models");
+        assert_eq!(load.running, None);
+        assert_eq!(load.queue_time_us, Some(4500.0));
+        assert_eq!(load.queued_requests, Some(45.0), "successes and failures");
+    }
+
+    #[test]
+    fn reads_torchserve_counters() {
+        let text = "# TYPE ts_inference_requests_total counter\nts_inference_requests_total{model_name=\"echo\",model_version=\"default\",hostname=\"h\"} 12.0\n# TYPE ts_queue_latency_microseconds counter\nts_queue_latency_microseconds{model_name=\"echo\",model_version=\"default\",hostname=\"h\"} 3600.5\n";
+        let load = parse_engine_load(EngineKind::TorchServe, text);
+        assert_eq!(load.queued_requests, Some(12.0));
+        assert_eq!(load.queue_time_us, Some(3600.5));
+        assert_eq!(load.waiting, None, "TorchServe has no queue gauge");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use switchyard::health::Breaker;
 use switchyard::policy::{self, EndpointSnapshot, Policy, RequestFeatures};
 use switchyard::pool::Pool;
 use switchyard_backends::{
-    EngineKind, EngineLoad, HttpClientConfig, OpenAiEndpoint, build_http_client,
+    EngineKind, EngineLoad, HttpClientConfig, HttpUpstream, build_grpc_client, build_http_client,
 };
 use switchyard_benches::{approximate_fixture, events_fixture, features, snapshots};
 
@@ -55,23 +55,27 @@ fn live_pool(kind: PolicyKind, n: usize) -> Pool {
                 pool: Arc::clone(&pool_name),
                 kind: EngineKind::Vllm,
                 weight: 1 + (i % 3) as u32,
-                upstream: OpenAiEndpoint::new(
+                upstream: HttpUpstream::new(
                     &format!("http://10.0.{}.{}:8000", i / 250, i % 250),
                     None,
                 )
                 .expect("valid url"),
+                grpc: None,
+                metrics: None,
                 served_names: BTreeMap::new(),
                 health_path: "/health".into(),
                 metrics_path: Some("/metrics".into()),
                 breaker: Breaker::new(PassiveHealthConfig::default()),
             }));
-            endpoint.store_engine_load(&EngineLoad {
-                running: Some(4),
-                waiting: Some((i % 5) as u32),
-                kv_cache_usage: Some(0.4),
-                prefix_cache_queries: None,
-                prefix_cache_hits: None,
-            });
+            endpoint.store_engine_load(
+                &EngineLoad {
+                    running: Some(4),
+                    waiting: Some((i % 5) as u32),
+                    kv_cache_usage: Some(0.4),
+                    ..EngineLoad::default()
+                },
+                None,
+            );
             // Hold some requests in flight for the whole run.
             for _ in 0..(i * 7919) % 37 {
                 std::mem::forget(endpoint.acquire());
@@ -84,6 +88,7 @@ fn live_pool(kind: PolicyKind, n: usize) -> Pool {
         policy: policy::build(kind, 7),
         endpoints,
         client: build_http_client(&HttpClientConfig::default()),
+        grpc_client: build_grpc_client(&HttpClientConfig::default()),
         timeouts: TimeoutsConfig::default(),
         max_in_flight_per_endpoint: Some(1000),
         stale_after_ms: 60_000,

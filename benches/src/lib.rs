@@ -31,6 +31,7 @@ pub fn snapshots(n: usize) -> Vec<EndpointSnapshot> {
             engine_running: Some(((i * 31) % 16) as u32),
             engine_waiting: Some(((i * 17) % 5) as u32),
             kv_cache_usage: Some(0.5),
+            engine_queue_wait_us: None,
         })
         .collect()
 }

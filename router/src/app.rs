@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use switchyard_backends::{EngineKind, HttpClientConfig, OpenAiEndpoint, build_http_client};
+use switchyard_backends::{
+    EngineKind, HttpClientConfig, HttpUpstream, build_grpc_client, build_http_client,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
@@ -14,6 +16,7 @@ use crate::config::{
     PrefixIndexKind, RetryConfig, ScrapeConfig, ServerConfig,
 };
 use crate::endpoint::{Endpoint, EndpointSpec};
+use crate::front::generate::GenerateRoute;
 use crate::health::{Breaker, run_probes};
 use crate::models::{ModelRoute, ModelTable};
 use crate::observability::metrics as m;
@@ -41,6 +44,8 @@ pub enum BuildError {
     },
     #[error("model `{model}` refers to pool `{pool}`, which does not exist")]
     UnknownPool { model: String, pool: String },
+    #[error("model `{model}`, generate: {message}")]
+    Generate { model: String, message: String },
     #[error("pool `{pool}`: {source}")]
     Tokenizer {
         pool: String,
@@ -71,10 +76,12 @@ impl App {
         for (seed, (pool_name, pool_config)) in config.pools.iter().enumerate() {
             let pool_label: Arc<str> = Arc::from(pool_name.as_str());
             let timeouts = pool_config.timeouts.unwrap_or(config.timeouts);
-            let client = build_http_client(&HttpClientConfig {
+            let client_config = HttpClientConfig {
                 connect_timeout: timeouts.connect,
                 ..HttpClientConfig::default()
-            });
+            };
+            let client = build_http_client(&client_config);
+            let grpc_client = build_grpc_client(&client_config);
             let endpoints = pool_config
                 .endpoints
                 .iter()
@@ -118,6 +125,7 @@ impl App {
                 kv_events,
                 endpoints,
                 client,
+                grpc_client,
                 timeouts,
                 max_in_flight_per_endpoint: pool_config.max_in_flight_per_endpoint,
                 stale_after_ms: config.scrape.stale_after.as_millis() as u64,
@@ -133,11 +141,18 @@ impl App {
                     model: model_name.clone(),
                     pool: model.pool.clone(),
                 })?;
-            routes.push(ModelRoute::new(
-                model_name,
-                Arc::clone(pool),
-                model.served_name.clone(),
-            ));
+            let mut route =
+                ModelRoute::new(model_name, Arc::clone(pool), model.served_name.clone());
+            if let Some(generate) = &model.generate {
+                let generate = GenerateRoute::new(generate.clone()).map_err(|message| {
+                    BuildError::Generate {
+                        model: model_name.clone(),
+                        message,
+                    }
+                })?;
+                route.generate = Some(Arc::new(generate));
+            }
+            routes.push(route);
         }
         Ok(App {
             models: ModelTable::new(routes),
@@ -151,6 +166,14 @@ impl App {
             scrape: config.scrape.clone(),
             kv_followers,
         })
+    }
+
+    /// Whether every model has at least one healthy endpoint (`/ready`,
+    /// KServe's server ready, TorchServe's ping).
+    pub fn every_model_has_a_healthy_endpoint(&self) -> bool {
+        self.models
+            .iter()
+            .all(|route| route.pool.healthy_count() > 0)
     }
 
     /// Starts the probe and scrape loops; they stop when `shutdown` fires.
@@ -259,7 +282,20 @@ fn build_endpoint(
         })?),
         None => None,
     };
-    let upstream = OpenAiEndpoint::new(&config.url, api_key.as_deref())
+    let upstream = HttpUpstream::new(&config.url, api_key.as_deref())
+        .map_err(|e| endpoint_error(e.to_string()))?;
+    // The API key goes to the inference addresses only, never to metrics.
+    let grpc = config
+        .grpc_url
+        .as_deref()
+        .map(|url| HttpUpstream::new(url, api_key.as_deref()))
+        .transpose()
+        .map_err(|e| endpoint_error(e.to_string()))?;
+    let metrics = config
+        .metrics_url
+        .as_deref()
+        .map(|url| HttpUpstream::new(url, None))
+        .transpose()
         .map_err(|e| endpoint_error(e.to_string()))?;
     let name = config
         .name
@@ -277,6 +313,8 @@ fn build_endpoint(
         kind,
         weight: config.weight,
         upstream,
+        grpc,
+        metrics,
         served_names: config.served_names.clone(),
         health_path: config
             .health_path

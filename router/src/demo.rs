@@ -35,6 +35,8 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
         .enumerate()
         .map(|(i, url)| EndpointConfig {
             url: url.clone(),
+            grpc_url: None,
+            metrics_url: None,
             name: Some(format!("sim-{i}")),
             kind: "vllm".into(),
             weight: 1,
@@ -62,6 +64,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
         ModelConfig {
             pool: "demo".into(),
             served_name: None,
+            generate: None,
         },
     );
     Config {

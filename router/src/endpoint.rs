@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use metrics::Gauge;
-use switchyard_backends::{EngineKind, EngineLoad, OpenAiEndpoint};
+use switchyard_backends::{EngineKind, EngineLoad, HttpUpstream};
 
 use crate::clock::now_ms;
 use crate::health::Breaker;
@@ -22,7 +22,11 @@ pub struct Endpoint {
     pub pool: Arc<str>,
     pub kind: EngineKind,
     pub weight: u32,
-    pub upstream: OpenAiEndpoint,
+    pub upstream: HttpUpstream,
+    /// Where gRPC front-end calls go (Triton, TorchServe), if configured.
+    pub grpc: Option<HttpUpstream>,
+    /// Where the metrics live, if not on `upstream`.
+    metrics: Option<HttpUpstream>,
     /// Public model name -> served name, where this endpoint differs.
     served_names: BTreeMap<String, String>,
     pub health_path: String,
@@ -54,7 +58,9 @@ pub struct EndpointSpec {
     pub pool: Arc<str>,
     pub kind: EngineKind,
     pub weight: u32,
-    pub upstream: OpenAiEndpoint,
+    pub upstream: HttpUpstream,
+    pub grpc: Option<HttpUpstream>,
+    pub metrics: Option<HttpUpstream>,
     pub served_names: BTreeMap<String, String>,
     pub health_path: String,
     pub metrics_path: Option<String>,
@@ -76,6 +82,8 @@ impl Endpoint {
             kind: spec.kind,
             weight: spec.weight,
             upstream: spec.upstream,
+            grpc: spec.grpc,
+            metrics: spec.metrics,
             served_names: spec.served_names,
             health_path: spec.health_path,
             metrics_path: spec.metrics_path,
@@ -105,6 +113,11 @@ impl Endpoint {
             .or(default_served)
     }
 
+    /// The address of the engine's metrics page.
+    pub fn metrics_upstream(&self) -> &HttpUpstream {
+        self.metrics.as_ref().unwrap_or(&self.upstream)
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -127,8 +140,16 @@ impl Endpoint {
         changed
     }
 
-    pub fn store_engine_load(&self, load: &EngineLoad) {
-        self.engine.store(load, now_ms());
+    /// Stores a scrape, with the mean queue wait since the previous one
+    /// when the engine's counters give it.
+    pub fn store_engine_load(&self, load: &EngineLoad, queue_wait_us: Option<f32>) {
+        self.engine.store(load, queue_wait_us, now_ms());
+    }
+
+    /// Mean time requests waited in the engine's own queue over the last
+    /// scrape interval (Triton, TorchServe), if fresh.
+    pub fn engine_queue_wait_us(&self, now_ms: u64, stale_after_ms: u64) -> Option<f32> {
+        self.engine.queue_wait_us(now_ms, stale_after_ms)
     }
 
     /// The engine's last reading, if younger than `stale_after_ms`.
@@ -156,6 +177,7 @@ impl Endpoint {
             engine_running: engine.running,
             engine_waiting: engine.waiting,
             kv_cache_usage: engine.kv_cache_usage,
+            engine_queue_wait_us: self.engine.queue_wait_us(now_ms, stale_after_ms),
         }
     }
 
@@ -205,6 +227,7 @@ struct EngineLoadCell {
     kv_usage_bits: AtomicU32,
     prefix_queries_bits: AtomicU64,
     prefix_hits_bits: AtomicU64,
+    queue_wait_us_bits: AtomicU32,
     /// `now_ms()` of the scrape; 0 = never scraped.
     updated_ms: AtomicU64,
 }
@@ -217,13 +240,14 @@ impl Default for EngineLoadCell {
             kv_usage_bits: AtomicU32::new(f32::NAN.to_bits()),
             prefix_queries_bits: AtomicU64::new(f64::NAN.to_bits()),
             prefix_hits_bits: AtomicU64::new(f64::NAN.to_bits()),
+            queue_wait_us_bits: AtomicU32::new(f32::NAN.to_bits()),
             updated_ms: AtomicU64::new(0),
         }
     }
 }
 
 impl EngineLoadCell {
-    fn store(&self, load: &EngineLoad, at_ms: u64) {
+    fn store(&self, load: &EngineLoad, queue_wait_us: Option<f32>, at_ms: u64) {
         let r = Ordering::Relaxed;
         self.running.store(load.running.unwrap_or(UNKNOWN), r);
         self.waiting.store(load.waiting.unwrap_or(UNKNOWN), r);
@@ -233,12 +257,28 @@ impl EngineLoadCell {
             .store(load.prefix_cache_queries.unwrap_or(f64::NAN).to_bits(), r);
         self.prefix_hits_bits
             .store(load.prefix_cache_hits.unwrap_or(f64::NAN).to_bits(), r);
+        self.queue_wait_us_bits
+            .store(queue_wait_us.unwrap_or(f32::NAN).to_bits(), r);
         self.updated_ms.store(at_ms, Ordering::Release);
     }
 
-    fn load(&self, now_ms: u64, stale_after_ms: u64) -> Option<EngineLoad> {
+    fn fresh(&self, now_ms: u64, stale_after_ms: u64) -> bool {
         let updated = self.updated_ms.load(Ordering::Acquire);
-        if updated == 0 || now_ms.saturating_sub(updated) > stale_after_ms {
+        updated != 0 && now_ms.saturating_sub(updated) <= stale_after_ms
+    }
+
+    fn queue_wait_us(&self, now_ms: u64, stale_after_ms: u64) -> Option<f32> {
+        if !self.fresh(now_ms, stale_after_ms) {
+            return None;
+        }
+        Some(f32::from_bits(
+            self.queue_wait_us_bits.load(Ordering::Relaxed),
+        ))
+        .filter(|v| !v.is_nan())
+    }
+
+    fn load(&self, now_ms: u64, stale_after_ms: u64) -> Option<EngineLoad> {
+        if !self.fresh(now_ms, stale_after_ms) {
             return None;
         }
         let r = Ordering::Relaxed;
@@ -251,6 +291,8 @@ impl EngineLoadCell {
             kv_cache_usage: f32_known(self.kv_usage_bits.load(r)),
             prefix_cache_queries: f64_known(self.prefix_queries_bits.load(r)),
             prefix_cache_hits: f64_known(self.prefix_hits_bits.load(r)),
+            queue_time_us: None,
+            queued_requests: None,
         })
     }
 }
@@ -269,8 +311,11 @@ mod tests {
             kv_cache_usage: Some(0.5),
             prefix_cache_queries: None,
             prefix_cache_hits: Some(3.0),
+            queue_time_us: None,
+            queued_requests: None,
         };
-        cell.store(&load, 100);
+        cell.store(&load, Some(250.0), 100);
+        assert_eq!(cell.queue_wait_us(600, 1000), Some(250.0));
         assert_eq!(cell.load(600, 1000), Some(load));
         assert_eq!(
             cell.load(1101, 1000),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use metrics::{Counter, Histogram};
 
+use crate::front::generate::GenerateRoute;
 use crate::observability::metrics as m;
 use crate::pool::Pool;
 
@@ -16,6 +17,9 @@ pub struct ModelRoute {
     pub served_name: Option<String>,
     pub request_duration: Histogram,
     pub time_to_first_byte: Histogram,
+    /// Set when OpenAI requests for this model go through Triton's generate
+    /// extension.
+    pub generate: Option<Arc<GenerateRoute>>,
     /// `requests_total{status="200"}` per endpoint of the pool, registered
     /// once: the common case skips the metrics registry lookup.
     ok_by_endpoint: Vec<Counter>,
@@ -37,6 +41,7 @@ impl ModelRoute {
             served_name,
             request_duration: metrics::histogram!(m::REQUEST_DURATION, &label),
             time_to_first_byte: metrics::histogram!(m::TIME_TO_FIRST_BYTE, &label),
+            generate: None,
             ok_by_endpoint,
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use switchyard_backends::HttpClient;
+use switchyard_backends::{GrpcClient, HttpClient};
 
 use crate::clock::now_ms;
 use crate::config::TimeoutsConfig;
@@ -16,6 +16,8 @@ pub struct Pool {
     pub policy: Box<dyn Policy>,
     pub endpoints: Vec<Arc<Endpoint>>,
     pub client: HttpClient,
+    /// HTTP/2 only, for calls from the gRPC front ends.
+    pub grpc_client: GrpcClient,
     pub timeouts: TimeoutsConfig,
     pub max_in_flight_per_endpoint: Option<u32>,
     pub stale_after_ms: u64,

@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, BuildError};
-use crate::config::Config;
-use crate::front::openai;
+use crate::config::{Config, ListenerProtocol};
+use crate::front;
 
 /// How long shutdown waits for in-flight requests before closing anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,17 +47,18 @@ impl RunningRouter {
         let app = Arc::new(App::from_config(config)?);
         let mut listeners = Vec::new();
         for listener in &config.listeners {
+            let protocol = listener.protocol;
             let bound = TcpListener::bind(listener.address)
                 .await
                 .map_err(|source| StartError::Bind {
                     address: listener.address,
                     source,
                 })?;
-            listeners.push(bound);
+            listeners.push((bound, protocol));
         }
         let addresses = listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter_map(|(l, _)| l.local_addr().ok())
             .collect();
         let shutdown = CancellationToken::new();
         app.spawn_background(&shutdown);
@@ -91,12 +92,17 @@ impl RunningRouter {
     }
 }
 
-async fn serve(app: Arc<App>, listeners: Vec<TcpListener>, shutdown: CancellationToken) {
+async fn serve(
+    app: Arc<App>,
+    listeners: Vec<(TcpListener, ListenerProtocol)>,
+    shutdown: CancellationToken,
+) {
     let graceful = Arc::new(GracefulShutdown::new());
     let mut accept_loops = Vec::new();
-    for listener in listeners {
+    for (listener, protocol) in listeners {
         accept_loops.push(tokio::spawn(accept_loop(
             listener,
+            protocol,
             Arc::clone(&app),
             Arc::clone(&graceful),
             shutdown.clone(),
@@ -120,6 +126,7 @@ async fn serve(app: Arc<App>, listeners: Vec<TcpListener>, shutdown: Cancellatio
 
 async fn accept_loop(
     listener: TcpListener,
+    protocol: ListenerProtocol,
     app: Arc<App>,
     graceful: Arc<GracefulShutdown>,
     shutdown: CancellationToken,
@@ -144,7 +151,8 @@ async fn accept_loop(
         // Small responses and SSE chunks must leave at once (no Nagle).
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
-        let service = service_fn(move |request| openai::handle(Arc::clone(&app), request));
+        let service =
+            service_fn(move |request| front::dispatch(Arc::clone(&app), protocol, request));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();

@@ -62,16 +62,33 @@ pub struct ListenerConfig {
 fn default_listeners() -> Vec<ListenerConfig> {
     vec![ListenerConfig {
         address: SocketAddr::from(([0, 0, 0, 0], 8080)),
-        protocol: ListenerProtocol::OpenAi,
+        protocol: ListenerProtocol::All,
     }]
 }
 
+/// The front ends a listener serves. Their paths and gRPC services do not
+/// overlap, so one port can serve them all; a dedicated listener keeps a
+/// protocol's clients to its own port. `/health`, `/ready` and `/metrics`
+/// are served on every listener.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ListenerProtocol {
-    /// OpenAI-compatible HTTP API (`/v1/...`), plus `/health` and `/metrics`.
+    /// Every front end below.
     #[default]
+    All,
+    /// OpenAI-compatible HTTP API (`/v1/...`).
     OpenAi,
+    /// KServe v2 / Triton: HTTP `/v2/...` and gRPC `inference.GRPCInferenceService`.
+    Kserve,
+    /// TorchServe: HTTP `/ping`, `/predictions/...` and gRPC
+    /// `org.pytorch.serve.grpc.inference.InferenceAPIsService`.
+    TorchServe,
+}
+
+impl ListenerProtocol {
+    pub fn serves(self, front: ListenerProtocol) -> bool {
+        self == ListenerProtocol::All || self == front
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -404,13 +421,23 @@ impl PolicyKind {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
-    /// Base URL, e.g. `http://10.0.0.5:8000` (requests go to `<url>/v1/...`).
+    /// Base URL, e.g. `http://10.0.0.5:8000` (requests go to `<url>/v1/...`;
+    /// for Triton and TorchServe, their HTTP inference port).
     pub url: String,
+    /// The server's gRPC address (`http://host:port`, h2c; `https://` for
+    /// TLS), where gRPC front-end calls go. Triton and TorchServe serve gRPC
+    /// on a port of their own.
+    #[serde(default)]
+    pub grpc_url: Option<String>,
+    /// Base URL of the server's metrics, when they are not on `url` (Triton
+    /// and TorchServe serve them on a port of their own).
+    #[serde(default)]
+    pub metrics_url: Option<String>,
     /// Label in metrics and logs; defaults to the URL's host:port.
     #[serde(default)]
     pub name: Option<String>,
-    /// `vllm`, `sglang`, `llamacpp` or `openai` (any other
-    /// OpenAI-compatible server or external API; no engine metrics).
+    /// `vllm`, `sglang`, `llamacpp`, `openai` (any other OpenAI-compatible
+    /// server or external API; no engine metrics), `triton` or `torchserve`.
     #[serde(default = "default_kind")]
     pub kind: String,
     #[serde(default = "default_weight")]
@@ -453,4 +480,47 @@ pub struct ModelConfig {
     /// router rewrites the request's `model` field in place.
     #[serde(default)]
     pub served_name: Option<String>,
+    /// Serves `/v1/completions` and `/v1/chat/completions` for this model
+    /// through Triton's generate extension (`/v2/models/M/generate_stream`),
+    /// as for TensorRT-LLM or vLLM models on Triton.
+    #[serde(default)]
+    pub generate: Option<GenerateConfig>,
+}
+
+/// How OpenAI requests map onto a Triton generate model's fields.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenerateConfig {
+    /// The input that takes the prompt text.
+    pub text_input: String,
+    /// The output field that carries generated text.
+    pub text_output: String,
+    /// The input that takes the client's `stream` flag (`""`: not sent).
+    pub stream_input: String,
+    /// OpenAI request field -> generate field. Fields not listed are not
+    /// sent; Triton turns fields that are not model inputs into parameters.
+    pub fields: BTreeMap<String, String>,
+    /// Constant fields added to every generate request.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// A Jinja chat template (Hugging Face style) that turns chat messages
+    /// into the prompt; without one, each message becomes a `role: content`
+    /// line, followed by `assistant:`.
+    pub chat_template: Option<PathBuf>,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        let fields = ["max_tokens", "temperature", "top_p", "stop", "seed"]
+            .into_iter()
+            .map(|f| (f.to_owned(), f.to_owned()))
+            .collect();
+        Self {
+            text_input: "text_input".into(),
+            text_output: "text_output".into(),
+            stream_input: "stream".into(),
+            fields,
+            parameters: serde_json::Map::new(),
+            chat_template: None,
+        }
+    }
 }

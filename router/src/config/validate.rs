@@ -207,6 +207,16 @@ pub fn validate(config: &Config) -> ValidationReport {
             if let Err(message) = check_url(&endpoint.url) {
                 errors.push((field("url"), message));
             }
+            for (f, url) in [
+                ("grpc_url", &endpoint.grpc_url),
+                ("metrics_url", &endpoint.metrics_url),
+            ] {
+                if let Some(url) = url
+                    && let Err(message) = check_url(url)
+                {
+                    errors.push((field(f), message));
+                }
+            }
             if let Err(e) = endpoint.kind.parse::<EngineKind>() {
                 errors.push((field("kind"), e.to_string()));
             }
@@ -279,8 +289,51 @@ pub fn validate(config: &Config) -> ValidationReport {
                 "must not be empty".into(),
             ));
         }
+        if let Some(generate) = &model.generate {
+            check_generate(config, model_name, model, generate, errors);
+        }
     }
     report
+}
+
+fn check_generate(
+    config: &Config,
+    model_name: &str,
+    model: &super::types::ModelConfig,
+    generate: &super::types::GenerateConfig,
+    errors: &mut Vec<Issue>,
+) {
+    let at_field = |f: &str| at(&["models", model_name, "generate", f]);
+    for (f, value) in [
+        ("text_input", &generate.text_input),
+        ("text_output", &generate.text_output),
+    ] {
+        if value.is_empty() {
+            errors.push((at_field(f), "must name a field".into()));
+        }
+    }
+    if let Some(path) = &generate.chat_template
+        && !path.is_file()
+    {
+        errors.push((
+            at_field("chat_template"),
+            format!("{} is not a readable file", path.display()),
+        ));
+    }
+    let not_triton = config.pools.get(&model.pool).and_then(|pool| {
+        pool.endpoints
+            .iter()
+            .position(|e| e.kind.parse::<EngineKind>().ok() != Some(EngineKind::Triton))
+    });
+    if let Some(index) = not_triton {
+        errors.push((
+            at(&["models", model_name, "generate"]),
+            format!(
+                "the generate extension is Triton's: endpoint {index} of pool `{}` is not `kind: triton`",
+                model.pool
+            ),
+        ));
+    }
 }
 
 fn check_timeouts(t: &TimeoutsConfig, path: Vec<PathSegment>, errors: &mut Vec<Issue>) {

@@ -1,10 +1,12 @@
-//! Errors in OpenAI's JSON shape, `{"error": {"message", "type", "param",
-//! "code"}}`, so SDKs surface them as their usual exception types.
+//! The router's own errors. Each front end renders them in its protocol's
+//! shape: OpenAI's `{"error": {"message", "type", "param", "code"}}` (so SDKs
+//! surface them as their usual exception types), KServe v2's
+//! `{"error": "..."}`, TorchServe's `{"code", "type", "message"}`, or a gRPC
+//! status.
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
-use http_body_util::{Either, Full};
 
 use super::ResponseBody;
 
@@ -117,6 +119,15 @@ impl ApiError {
         }
     }
 
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "invalid_request_error",
+            Some("not_implemented"),
+            message,
+        )
+    }
+
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
@@ -147,8 +158,42 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<ResponseBody> {
-        let body = Bytes::from(self.body_json().to_string());
-        let mut response = Response::new(Either::Left(Full::new(body)));
+        let body = self.body_json().to_string();
+        self.respond_with(body)
+    }
+
+    /// KServe v2 over HTTP: `{"error": "<message>"}`, as Triton answers.
+    pub fn into_kserve_response(self) -> Response<ResponseBody> {
+        let body = serde_json::json!({ "error": self.message }).to_string();
+        self.respond_with(body)
+    }
+
+    /// TorchServe over HTTP: `{"code", "type", "message"}`, as TorchServe answers.
+    pub fn into_torchserve_response(self) -> Response<ResponseBody> {
+        let kind = match self.status {
+            StatusCode::NOT_FOUND if self.code == Some("model_not_found") => {
+                "ModelNotFoundException"
+            }
+            StatusCode::NOT_FOUND => "ResourceNotFoundException",
+            StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowedException",
+            StatusCode::PAYLOAD_TOO_LARGE => "RequestTooLargeException",
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                "ServiceUnavailableException"
+            }
+            StatusCode::BAD_REQUEST => "BadRequestException",
+            _ => "InternalServerException",
+        };
+        let body = serde_json::json!({
+            "code": self.status.as_u16(),
+            "type": kind,
+            "message": self.message,
+        })
+        .to_string();
+        self.respond_with(body)
+    }
+
+    fn respond_with(self, body: String) -> Response<ResponseBody> {
+        let mut response = Response::new(ResponseBody::full(body));
         *response.status_mut() = self.status;
         response
             .headers_mut()
@@ -167,6 +212,15 @@ impl ApiError {
 pub fn sse_error_event(message: &str) -> Bytes {
     let error = ApiError::bad_gateway(message);
     Bytes::from(format!("data: {}\n\n", error.body_json()))
+}
+
+/// The SSE event that ends a Triton generate_stream the upstream broke
+/// mid-way, in Triton's own shape.
+pub fn kserve_sse_error(message: &str) -> Bytes {
+    Bytes::from(format!(
+        "data: {}\n\n",
+        serde_json::json!({ "error": message })
+    ))
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub const UPSTREAM_ERRORS: &str = "switchyard_upstream_errors_total";
 pub const ENGINE_WAITING: &str = "switchyard_engine_requests_waiting";
 pub const ENGINE_RUNNING: &str = "switchyard_engine_requests_running";
 pub const ENGINE_KV_USAGE: &str = "switchyard_engine_kv_cache_usage";
+/// Mean seconds requests waited in the engine's own queue over the last scrape interval
+/// (Triton, TorchServe: from their cumulative queue-time counters).
+pub const ENGINE_QUEUE_WAIT: &str = "switchyard_engine_queue_wait_seconds";
 pub const SCRAPE_ERRORS: &str = "switchyard_engine_scrape_errors_total";
 /// Self-audit of prefix routing, by `pool`, `endpoint`: cached prompt tokens the router
 /// predicted for the endpoint it chose, and what the engine reported in `usage`.

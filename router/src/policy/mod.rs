@@ -56,6 +56,9 @@ pub struct EndpointSnapshot {
     pub engine_waiting: Option<u32>,
     /// The engine's KV-cache usage (0..=1), when a fresh scrape has it.
     pub kv_cache_usage: Option<f32>,
+    /// Mean wait in the engine's own queue over the last scrape interval
+    /// (Triton, TorchServe), when a fresh scrape has it.
+    pub engine_queue_wait_us: Option<f32>,
 }
 
 impl EndpointSnapshot {

@@ -11,11 +11,26 @@ use tokio::time::Sleep;
 use super::usage_tap::UsageTap;
 use crate::clock::now_ms;
 use crate::endpoint::InFlightGuard;
-use crate::front::errors::sse_error_event;
+use crate::front::errors::{kserve_sse_error, sse_error_event};
+use crate::front::grpc::{GrpcCode, grpc_status_trailers};
 use crate::models::ModelRoute;
 use crate::observability::metrics as m;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How a response the upstream breaks mid-way ends: bytes were already sent,
+/// so there is no retry, only a clear end in the client's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakStyle {
+    /// The body is cut off; the client sees an incomplete response.
+    Cut,
+    /// A final SSE event with an OpenAI-style error object.
+    OpenAiSse,
+    /// A final SSE event `{"error": "..."}`, as Triton's generate_stream ends.
+    KserveSse,
+    /// Trailers with `grpc-status: 14` (UNAVAILABLE) and the message.
+    Grpc,
+}
 
 /// An upstream response body on its way to the client, frame by frame as it
 /// arrives: nothing is buffered or re-encoded. It holds the endpoint's
@@ -28,7 +43,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct ProxyBody {
     upstream: Option<Incoming>,
     deadline: Pin<Box<Sleep>>,
-    is_sse: bool,
+    on_break: BreakStyle,
     /// Whether a complete body tells the breaker the endpoint is fine: not
     /// for a 5xx passed through after retries ran out.
     success_on_end: bool,
@@ -43,7 +58,7 @@ impl ProxyBody {
     pub fn new(
         upstream: Incoming,
         deadline: tokio::time::Instant,
-        is_sse: bool,
+        on_break: BreakStyle,
         success_on_end: bool,
         guard: InFlightGuard,
         route: Arc<ModelRoute>,
@@ -52,7 +67,7 @@ impl ProxyBody {
         Self {
             upstream: Some(upstream),
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
-            is_sse,
+            on_break,
             success_on_end,
             guard: Some(guard),
             route,
@@ -99,10 +114,14 @@ impl ProxyBody {
         self.route
             .request_duration
             .record(self.received_at.elapsed().as_secs_f64());
-        if self.is_sse {
-            Poll::Ready(Some(Ok(Frame::data(sse_error_event(&message)))))
-        } else {
-            Poll::Ready(Some(Err(message.into())))
+        match self.on_break {
+            BreakStyle::Cut => Poll::Ready(Some(Err(message.into()))),
+            BreakStyle::OpenAiSse => Poll::Ready(Some(Ok(Frame::data(sse_error_event(&message))))),
+            BreakStyle::KserveSse => Poll::Ready(Some(Ok(Frame::data(kserve_sse_error(&message))))),
+            BreakStyle::Grpc => Poll::Ready(Some(Ok(Frame::trailers(grpc_status_trailers(
+                GrpcCode::Unavailable,
+                &message,
+            ))))),
         }
     }
 }
@@ -163,7 +182,7 @@ impl Body for ProxyBody {
     fn size_hint(&self) -> SizeHint {
         match &self.upstream {
             // Exact only while nothing can be appended.
-            Some(upstream) if !self.is_sse => upstream.size_hint(),
+            Some(upstream) if self.on_break == BreakStyle::Cut => upstream.size_hint(),
             _ => SizeHint::default(),
         }
     }

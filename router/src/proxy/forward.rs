@@ -1,19 +1,23 @@
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use switchyard_backends::UpstreamError;
+use switchyard_backends::{StreamingBody, UpstreamError};
 
 use super::backoff;
-use super::body::ProxyBody;
+use super::body::{BreakStyle, ProxyBody};
 use super::usage_tap::UsageTap;
 use crate::app::App;
 use crate::clock::now_ms;
 use crate::endpoint::Endpoint;
 use crate::front::errors::ApiError;
+use crate::front::grpc;
 use crate::front::request_fields::with_model;
 use crate::health::FailureVerdict;
 use crate::models::ModelRoute;
@@ -25,13 +29,40 @@ use crate::prefix::{PromptBlocks, PromptKeying};
 
 pub struct ForwardRequest<'a> {
     pub route: &'a Arc<ModelRoute>,
+    pub method: Method,
     pub path_and_query: &'a str,
     /// Headers to send upstream, already stripped of hop-by-hop ones.
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub model_span: std::ops::Range<usize>,
+    pub model_name: ModelName,
     pub stream: bool,
     pub received_at: Instant,
+    pub wire: Wire,
+    /// How a response body the upstream breaks mid-way ends for the client.
+    pub on_break: BreakStyle,
+}
+
+/// Where the model's name sits in a request, so that an endpoint serving it
+/// under another name gets that name.
+#[derive(Debug, Clone)]
+pub enum ModelName {
+    /// The JSON string at this byte range of the body (OpenAI).
+    JsonBody(Range<usize>),
+    /// This byte range of the path (KServe v2 and TorchServe over HTTP).
+    Path(Range<usize>),
+    /// Field 1 (`model_name`) of the one framed gRPC message in the body
+    /// (KServe v2 and TorchServe over gRPC).
+    GrpcField,
+    /// Nowhere: the request is the same for every endpoint.
+    Absent,
+}
+
+/// Which of the endpoint's addresses, and so which client, a request takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    Http,
+    /// HTTP/2 to the endpoint's `grpc_url`.
+    Grpc,
 }
 
 #[derive(Debug)]
@@ -55,7 +86,11 @@ pub async fn forward(
 ) -> Result<(Response<ProxyBody>, Arc<Endpoint>), ForwardError> {
     let route = request.route;
     let pool = &route.pool;
-    let keying = pool.policy.prompt_keying();
+    // Prompt keys come from OpenAI bodies only.
+    let keying = pool
+        .policy
+        .prompt_keying()
+        .filter(|_| matches!(request.model_name, ModelName::JsonBody(_)));
     let prompt = keying
         .and_then(|k| k.blocks(request.path_and_query, &request.body))
         .unwrap_or_default();
@@ -104,24 +139,20 @@ pub async fn forward(
             break;
         }
         let guard = endpoint.acquire();
-        let body = match endpoint.served_name(&route.name, route.served_name.as_deref()) {
-            Some(served) if served != &*route.name => {
-                with_model(&request.body, &request.model_span, served)
-            }
-            _ => request.body.clone(),
+        let (path, body) = match endpoint.served_name(&route.name, route.served_name.as_deref()) {
+            Some(served) if served != &*route.name => renamed(&request, served),
+            _ => (Cow::Borrowed(request.path_and_query), request.body.clone()),
         };
         let sent_at = Instant::now();
-        let outcome = endpoint
-            .upstream
-            .send(
-                &pool.client,
-                Method::POST,
-                request.path_and_query,
-                request.headers.clone(),
-                body,
-                pool.timeouts.first_byte.min(remaining),
-            )
-            .await;
+        let outcome = send(
+            pool,
+            &endpoint,
+            &request,
+            &path,
+            body,
+            pool.timeouts.first_byte.min(remaining),
+        )
+        .await;
         waited += sent_at.elapsed();
         tried.push(endpoint.index);
 
@@ -138,6 +169,11 @@ pub async fn forward(
                         .headers()
                         .get(CONTENT_TYPE)
                         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+                    let on_break = match request.on_break {
+                        BreakStyle::Grpc => BreakStyle::Grpc,
+                        sse if is_sse => sse,
+                        _ => BreakStyle::Cut,
+                    };
                     let tap = if status.is_success() {
                         usage_tap(pool, keying, &prompt, &prediction, &endpoint)
                     } else {
@@ -147,7 +183,7 @@ pub async fn forward(
                         ProxyBody::new(
                             upstream,
                             deadline,
-                            is_sse,
+                            on_break,
                             !status.is_server_error(),
                             guard,
                             Arc::clone(route),
@@ -192,7 +228,7 @@ pub async fn forward(
                 ProxyBody::new(
                     upstream,
                     deadline,
-                    false,
+                    BreakStyle::Cut,
                     false,
                     guard,
                     Arc::clone(route),
@@ -213,6 +249,160 @@ pub async fn forward(
             ),
             endpoint: None,
         }),
+    }
+}
+
+/// Forwards a request whose body is still arriving (a bidirectional gRPC
+/// stream) to the gRPC address of one endpoint. One attempt only: the body
+/// cannot be replayed once sending began.
+pub async fn forward_stream(
+    app: &App,
+    route: &Arc<ModelRoute>,
+    path: &str,
+    headers: HeaderMap,
+    body: StreamingBody,
+    received_at: Instant,
+) -> Result<(Response<ProxyBody>, Arc<Endpoint>), ForwardError> {
+    let pool = &route.pool;
+    let features = RequestFeatures {
+        model: &route.name,
+        stream: true,
+        body_bytes: 0,
+        prefix_blocks: &[],
+        prompt_len: 0,
+        prediction: None,
+    };
+    let endpoint = match pool.pick(&features, &[]) {
+        Ok(endpoint) => endpoint,
+        Err(PickError::AtCapacity) => return Err(no_endpoint(ApiError::at_capacity(&route.name))),
+        Err(PickError::NoHealthyEndpoint) => {
+            return Err(no_endpoint(ApiError::no_healthy_endpoint(&route.name)));
+        }
+    };
+    let failed = |error: ApiError| ForwardError {
+        error,
+        endpoint: Some(Arc::clone(&endpoint.name)),
+    };
+    let Some(upstream) = &endpoint.grpc else {
+        return Err(failed(ApiError::bad_gateway(format!(
+            "endpoint {} has no grpc_url",
+            endpoint.name
+        ))));
+    };
+    let deadline = tokio::time::Instant::from_std(received_at) + pool.timeouts.total;
+    let guard = endpoint.acquire();
+    let sent_at = Instant::now();
+    let outcome = upstream
+        .send_body(
+            &pool.grpc_client,
+            Method::POST,
+            path,
+            headers,
+            body,
+            pool.timeouts.first_byte,
+        )
+        .await;
+    record_overhead(app, received_at, sent_at.elapsed());
+    match outcome {
+        Ok(response) => {
+            let status = response.status();
+            if status.is_server_error() {
+                note_failure(&endpoint, "status_5xx");
+            }
+            let response = response.map(|upstream| {
+                ProxyBody::new(
+                    upstream,
+                    deadline,
+                    BreakStyle::Grpc,
+                    !status.is_server_error(),
+                    guard,
+                    Arc::clone(route),
+                    received_at,
+                )
+            });
+            Ok((response, endpoint))
+        }
+        Err(error) => {
+            let kind = match &error {
+                UpstreamError::Connect(_) => "connect",
+                UpstreamError::FirstByteTimeout(_) => "first_byte_timeout",
+                _ => "request",
+            };
+            note_failure(&endpoint, kind);
+            Err(failed(match error {
+                UpstreamError::FirstByteTimeout(_) => ApiError::gateway_timeout(format!(
+                    "The upstream endpoint did not answer in time: {error}"
+                )),
+                _ => ApiError::bad_gateway(format!("The upstream stream failed: {error}")),
+            }))
+        }
+    }
+}
+
+/// The path and body for an endpoint that serves the model as `served`.
+fn renamed<'r>(request: &'r ForwardRequest<'_>, served: &str) -> (Cow<'r, str>, Bytes) {
+    match &request.model_name {
+        ModelName::JsonBody(span) => (
+            Cow::Borrowed(request.path_and_query),
+            with_model(&request.body, span, served),
+        ),
+        ModelName::Path(span) => {
+            let path = request.path_and_query;
+            let renamed = format!("{}{served}{}", &path[..span.start], &path[span.end..]);
+            (Cow::Owned(renamed), request.body.clone())
+        }
+        ModelName::GrpcField => (
+            Cow::Borrowed(request.path_and_query),
+            grpc::with_model_name(&request.body, served),
+        ),
+        ModelName::Absent => (Cow::Borrowed(request.path_and_query), request.body.clone()),
+    }
+}
+
+/// One attempt on one endpoint, over the wire the request came in on.
+async fn send(
+    pool: &crate::pool::Pool,
+    endpoint: &Endpoint,
+    request: &ForwardRequest<'_>,
+    path: &str,
+    body: Bytes,
+    first_byte_timeout: Duration,
+) -> Result<Response<Incoming>, UpstreamError> {
+    match request.wire {
+        Wire::Http => {
+            endpoint
+                .upstream
+                .send(
+                    &pool.client,
+                    request.method.clone(),
+                    path,
+                    request.headers.clone(),
+                    body,
+                    first_byte_timeout,
+                )
+                .await
+        }
+        Wire::Grpc => {
+            let Some(upstream) = &endpoint.grpc else {
+                return Err(UpstreamError::InvalidUri(format!(
+                    "endpoint {} has no grpc_url",
+                    endpoint.name
+                )));
+            };
+            let body: StreamingBody = Full::new(body)
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            upstream
+                .send_body(
+                    &pool.grpc_client,
+                    request.method.clone(),
+                    path,
+                    request.headers.clone(),
+                    body,
+                    first_byte_timeout,
+                )
+                .await
+        }
     }
 }
 

@@ -6,5 +6,5 @@ mod body;
 mod forward;
 mod usage_tap;
 
-pub use body::ProxyBody;
-pub use forward::{ForwardError, ForwardRequest, forward};
+pub use body::{BoxError, BreakStyle, ProxyBody};
+pub use forward::{ForwardError, ForwardRequest, ModelName, Wire, forward, forward_stream};

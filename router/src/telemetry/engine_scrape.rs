@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Limited};
-use switchyard_backends::{HttpClient, parse_engine_load};
+use switchyard_backends::{EngineLoad, HttpClient, parse_engine_load};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ScrapeConfig;
@@ -31,6 +31,8 @@ pub async fn run_engine_scrape(
     let running = metrics::gauge!(m::ENGINE_RUNNING, &labels);
     let kv_usage = metrics::gauge!(m::ENGINE_KV_USAGE, &labels);
     let errors = metrics::counter!(m::SCRAPE_ERRORS, &labels);
+    let queue_wait = metrics::gauge!(m::ENGINE_QUEUE_WAIT, &labels);
+    let mut previous: Option<EngineLoad> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -39,7 +41,12 @@ pub async fn run_engine_scrape(
         match scrape_once(&endpoint, &path, &client, &config).await {
             Ok(text) => {
                 let load = parse_engine_load(endpoint.kind, &text);
-                endpoint.store_engine_load(&load);
+                let mean_wait = previous.as_ref().and_then(|p| mean_queue_wait_us(p, &load));
+                endpoint.store_engine_load(&load, mean_wait);
+                if let Some(v) = mean_wait {
+                    queue_wait.set(f64::from(v) / 1e6);
+                }
+                previous = Some(load);
                 if let Some(v) = load.waiting {
                     waiting.set(f64::from(v));
                 }
@@ -58,6 +65,16 @@ pub async fn run_engine_scrape(
     }
 }
 
+/// Mean queue wait (µs) of the requests counted between two scrapes, from
+/// the engine's cumulative queue-time and request counters. `None` when the
+/// engine lacks them, nothing completed in between, or a counter went back
+/// (the engine restarted).
+fn mean_queue_wait_us(before: &EngineLoad, now: &EngineLoad) -> Option<f32> {
+    let time = now.queue_time_us? - before.queue_time_us?;
+    let requests = now.queued_requests? - before.queued_requests?;
+    (time >= 0.0 && requests > 0.0).then(|| (time / requests) as f32)
+}
+
 async fn scrape_once(
     endpoint: &Endpoint,
     path: &str,
@@ -65,7 +82,7 @@ async fn scrape_once(
     config: &ScrapeConfig,
 ) -> Result<String, String> {
     let response = endpoint
-        .upstream
+        .metrics_upstream()
         .get(client, path, config.timeout)
         .await
         .map_err(|e| e.to_string())?;
@@ -81,4 +98,39 @@ async fn scrape_once(
     .map_err(|e| e.to_string())?
     .to_bytes();
     String::from_utf8(body.to_vec()).map_err(|_| "metrics page is not UTF-8".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(time: f64, requests: f64) -> EngineLoad {
+        EngineLoad {
+            queue_time_us: Some(time),
+            queued_requests: Some(requests),
+            ..EngineLoad::default()
+        }
+    }
+
+    #[test]
+    fn queue_wait_is_the_mean_over_the_interval() {
+        let wait = mean_queue_wait_us(&counters(1000.0, 10.0), &counters(5000.0, 20.0));
+        assert_eq!(wait, Some(400.0));
+    }
+
+    #[test]
+    fn no_new_requests_or_a_restart_gives_no_reading() {
+        assert_eq!(
+            mean_queue_wait_us(&counters(1000.0, 10.0), &counters(1000.0, 10.0)),
+            None
+        );
+        assert_eq!(
+            mean_queue_wait_us(&counters(1000.0, 10.0), &counters(10.0, 1.0)),
+            None
+        );
+        assert_eq!(
+            mean_queue_wait_us(&EngineLoad::default(), &counters(10.0, 1.0)),
+            None
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! `tokenizer.json`, with the chat template from `tokenizer_config.json`, no network), or the
 //! simulator's pseudo-tokenizer, for pools of `switchyard sim` engines.
 
-mod chat_template;
+pub(crate) mod chat_template;
 mod huggingface;
 
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ impl std::fmt::Debug for PromptTokenizer {
 
 /// The fields of a request body that decide its prompt tokens.
 #[derive(Deserialize)]
-pub(crate) struct ChatRequest<'a> {
+pub struct ChatRequest<'a> {
     #[serde(borrow)]
     pub messages: &'a RawValue,
     #[serde(default)]

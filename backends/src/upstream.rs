@@ -1,6 +1,7 @@
-//! Client side of one OpenAI-compatible endpoint (vLLM, SGLang, llama.cpp, or
-//! an external API). It sends an already-encoded request body and hands back
-//! the response with its body still streaming: bytes pass through untouched.
+//! Client side of one upstream HTTP address: an OpenAI-compatible engine or
+//! API, a Triton or TorchServe server, or their metrics port. It sends an
+//! already-encoded request body and hands back the response with its body
+//! still streaming: bytes pass through untouched.
 
 use std::time::Duration;
 
@@ -9,6 +10,10 @@ use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::http_client::HttpClient;
 
@@ -34,7 +39,7 @@ impl UpstreamError {
 
 /// Where one endpoint lives and how to authenticate to it.
 #[derive(Clone)]
-pub struct OpenAiEndpoint {
+pub struct HttpUpstream {
     /// Scheme and authority, plus any path prefix, without a trailing slash
     /// (e.g. `http://10.0.0.5:8000` or `https://api.example.com/openai`).
     base: String,
@@ -42,9 +47,9 @@ pub struct OpenAiEndpoint {
     authorization: Option<HeaderValue>,
 }
 
-impl std::fmt::Debug for OpenAiEndpoint {
+impl std::fmt::Debug for HttpUpstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenAiEndpoint")
+        f.debug_struct("HttpUpstream")
             .field("base", &self.base)
             .field(
                 "authorization",
@@ -54,7 +59,7 @@ impl std::fmt::Debug for OpenAiEndpoint {
     }
 }
 
-impl OpenAiEndpoint {
+impl HttpUpstream {
     pub fn new(base_url: &str, api_key: Option<&str>) -> Result<Self, UpstreamError> {
         let base = base_url.trim_end_matches('/').to_owned();
         let uri: Uri = base
@@ -110,8 +115,35 @@ impl OpenAiEndpoint {
         body: Bytes,
         first_byte_timeout: Duration,
     ) -> Result<Response<Incoming>, UpstreamError> {
+        self.send_body(
+            client,
+            method,
+            path_and_query,
+            headers,
+            Full::new(body),
+            first_byte_timeout,
+        )
+        .await
+    }
+
+    /// `send` with any body type the client takes, such as a gRPC stream
+    /// still arriving from the client.
+    pub async fn send_body<B>(
+        &self,
+        client: &Client<HttpsConnector<HttpConnector>, B>,
+        method: Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: B,
+        first_byte_timeout: Duration,
+    ) -> Result<Response<Incoming>, UpstreamError>
+    where
+        B: http_body::Body + Send + Unpin + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let uri = self.uri(path_and_query)?;
-        let mut request = Request::new(Full::new(body));
+        let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;

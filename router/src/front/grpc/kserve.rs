@@ -1,0 +1,57 @@
+//! `inference.GRPCInferenceService` through the router. Model calls are
+//! routed by model name; server calls describe the router's fleet; the
+//! repository, shared-memory, trace and log calls act on one server's
+//! process, so they are left to each server's own address.
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use switchyard_proto::inference::{
+    ServerLiveResponse, ServerMetadataResponse, ServerReadyResponse,
+};
+
+use super::status::{self, GrpcCode};
+use super::{forward_call, reply, streaming};
+use crate::app::App;
+use crate::front::ResponseBody;
+
+pub async fn handle(app: &App, method: &str, request: Request<Incoming>) -> Response<ResponseBody> {
+    match method {
+        "ServerLive" => reply(&ServerLiveResponse { live: true }),
+        "ServerReady" => reply(&ServerReadyResponse {
+            ready: app.every_model_has_a_healthy_endpoint(),
+        }),
+        "ServerMetadata" => reply(&ServerMetadataResponse {
+            name: "switchyard".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            extensions: vec![
+                "classification".into(),
+                "binary_tensor_data".into(),
+                "parameters".into(),
+                "statistics".into(),
+                "generate".into(),
+            ],
+        }),
+        "ModelReady" | "ModelMetadata" | "ModelConfig" | "ModelStatistics" | "ModelInfer" => {
+            forward_call(app, request, "kserve-grpc", false).await
+        }
+        "ModelStreamInfer" => streaming::forward(app, request, "kserve-grpc").await,
+        "RepositoryIndex"
+        | "RepositoryModelLoad"
+        | "RepositoryModelUnload"
+        | "SystemSharedMemoryStatus"
+        | "SystemSharedMemoryRegister"
+        | "SystemSharedMemoryUnregister"
+        | "CudaSharedMemoryStatus"
+        | "CudaSharedMemoryRegister"
+        | "CudaSharedMemoryUnregister"
+        | "TraceSetting"
+        | "LogSettings" => status::error(
+            GrpcCode::Unimplemented,
+            &format!("{method} acts on one server; call the Triton server's own address for it"),
+        ),
+        _ => status::error(
+            GrpcCode::Unimplemented,
+            &format!("unknown method inference.GRPCInferenceService/{method}"),
+        ),
+    }
+}
