@@ -3,6 +3,7 @@
 //! byte-level checks.
 
 pub mod scripted_upstream;
+pub mod server_fleet;
 pub mod vllm_fleet;
 
 use std::net::SocketAddr;

@@ -136,7 +136,7 @@ pub fn finish_forward(
 ) -> Routed<ResponseBody> {
     match result {
         Ok((upstream, endpoint)) => {
-            let (mut head, body) = upstream.into_parts();
+            let (mut head, mut body) = upstream.into_parts();
             strip_hop_by_hop(&mut head.headers);
             if app.server.expose_endpoint_header
                 && let Some(value) = &endpoint.name_header
@@ -147,7 +147,14 @@ pub fn finish_forward(
             Routed {
                 status: head.status,
                 endpoint: Some(Arc::clone(&endpoint.name)),
-                response: Response::from_parts(head, ResponseBody::Proxy(body)),
+                response: Response::from_parts(
+                    head,
+                    if body.finish_if_empty() {
+                        ResponseBody::empty()
+                    } else {
+                        ResponseBody::Proxy(body)
+                    },
+                ),
             }
         }
         Err(failure) => {

@@ -83,6 +83,17 @@ impl ProxyBody {
         self
     }
 
+    /// Finishes at once when the upstream sent no body at all (a gRPC
+    /// trailers-only error, a 204): the response then goes out as headers
+    /// alone, which gRPC clients require of a trailers-only response.
+    pub fn finish_if_empty(&mut self) -> bool {
+        let empty = self.upstream.as_ref().is_some_and(Body::is_end_stream);
+        if empty {
+            self.finish();
+        }
+        empty
+    }
+
     fn finish(&mut self) {
         self.upstream = None;
         if let Some(tap) = self.usage_tap.take() {
