@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it: formatting, lints, unit and simulator
 # tests (the bench tool's included), the OpenAI SDK compatibility tests, and
 # the tests against two real vLLM instances, the router's and switchyard
-# bench's (vLLM is installed on first use; a missing or broken vLLM fails the
-# run, it is never skipped).
+# bench's, and against two real Triton and two real TorchServe servers (each
+# installed on first use; a missing or broken server fails the run, it is
+# never skipped).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -37,3 +38,8 @@ scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
 step "real vLLM (CPU): behind the router, and under switchyard bench"
 scripts/vllm/install.sh >/dev/null
 cargo test --locked -p switchyard-tests --test real_vllm --test real_vllm_bench --test real_vllm_kv -- --ignored --test-threads=1
+
+step "real Triton and TorchServe: their own clients (HTTP and gRPC) through the router"
+scripts/triton/install.sh >/dev/null
+scripts/torchserve/install.sh >/dev/null
+cargo test --locked -p switchyard-tests --test real_triton --test real_torchserve -- --ignored --test-threads=1

@@ -69,7 +69,8 @@ impl ServerFleet {
                 ServerInstance {
                     http_url: url("http_url"),
                     grpc_url: url("grpc_url"),
-                    metrics_url: url("metrics_url"),
+                    // Triton's script records the page's URL, TorchServe's the base.
+                    metrics_url: url("metrics_url").trim_end_matches("/metrics").to_owned(),
                 }
             })
             .collect();
@@ -109,8 +110,9 @@ impl ServerFleet {
     }
 
     /// Router YAML: one least-connections pool `servers` of these
-    /// instances (`kind` is the family), serving `models`.
-    pub fn router_yaml(&self, models: &[&str], model_extra: &str) -> String {
+    /// instances (`kind` is the family), serving `models`, each with its
+    /// extra YAML lines (indented under the model).
+    pub fn router_yaml(&self, models: &[(&str, &str)]) -> String {
         let endpoints: String = self
             .instances
             .iter()
@@ -124,7 +126,7 @@ impl ServerFleet {
             .collect();
         let models: String = models
             .iter()
-            .map(|m| format!("  {m}:\n    pool: servers\n{model_extra}"))
+            .map(|(m, extra)| format!("  {m}:\n    pool: servers\n{extra}"))
             .collect();
         format!(
             "listeners:\n  - address: 127.0.0.1:0\nlogging:\n  level: warn\nhealth:\n  active:\n    interval: 200ms\n    timeout: 2s\n    unhealthy_threshold: 2\n    healthy_threshold: 2\n  passive:\n    consecutive_failures: 2\n    base_ejection: 500ms\n    max_ejection: 2s\nretries:\n  max_attempts: 3\n  backoff_base: 5ms\n  backoff_max: 20ms\nscrape:\n  interval: 200ms\n  stale_after: 2s\npools:\n  servers:\n    policy: least_connections\n    endpoints:\n{endpoints}models:\n{models}"

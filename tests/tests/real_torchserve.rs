@@ -12,7 +12,7 @@ use std::time::Duration;
 use switchyard_tests::server_fleet::{ServerFleet, run_client};
 use switchyard_tests::*;
 
-const MODELS: [&str; 3] = ["echo", "echo_batched", "echo_stream"];
+const MODELS: [(&str, &str); 3] = [("echo", ""), ("echo_batched", ""), ("echo_stream", "")];
 
 async fn served_by(instance_metrics: &str) -> f64 {
     let text = get_text(&client(), &format!("{instance_metrics}/metrics")).await;
@@ -27,7 +27,7 @@ async fn served_by(instance_metrics: &str) -> f64 {
 #[ignore = "needs real TorchServe (scripts/torchserve/install.sh); run by scripts/test-all.sh"]
 async fn torchserve_clients_through_the_router() {
     let fleet = ServerFleet::start("torchserve", 2, &[]);
-    let router = start_router(&fleet.router_yaml(&MODELS, "")).await;
+    let router = start_router(&fleet.router_yaml(&MODELS)).await;
     let url = router_url(&router);
     let grpc_target = url.trim_start_matches("http://").to_owned();
 

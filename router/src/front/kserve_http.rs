@@ -140,7 +140,12 @@ async fn proxy(
     let (parts, body) = request.into_parts();
     let model = &parts.uri.path()[call.model.clone()];
     let Some(route) = app.models.get(model) else {
-        return rejected(ApiError::model_not_found(model));
+        let mut error = ApiError::model_not_found(model);
+        if call.action == Action::Ready {
+            // KServe v2: not ready is a 4xx; Triton answers 400 for a model it lacks.
+            error.status = StatusCode::BAD_REQUEST;
+        }
+        return rejected(error);
     };
     let body = match read_body(&parts.headers, body, app.server.max_body_bytes).await {
         Ok(body) => body,

@@ -46,6 +46,10 @@ pub struct Args {
     /// Request path.
     #[arg(long, default_value = "/v1/chat/completions")]
     pub path: String,
+    /// Send this file's bytes as every request body (e.g. a KServe v2 infer
+    /// request for `--path /v2/models/M/infer`) instead of an OpenAI body.
+    #[arg(long)]
+    pub body_file: Option<std::path::PathBuf>,
     /// Model name put into the request body.
     #[arg(long, default_value = "bench-model")]
     pub model: String,
@@ -143,6 +147,10 @@ impl Args {
     }
 
     pub fn request_body(&self) -> String {
+        if let Some(path) = &self.body_file {
+            return std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        }
         let model = &self.model;
         let stream = if self.stream { r#","stream":true"# } else { "" };
         if self.path.ends_with("/chat/completions") {

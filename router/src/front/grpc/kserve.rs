@@ -6,11 +6,11 @@
 use http::{Request, Response};
 use hyper::body::Incoming;
 use switchyard_proto::inference::{
-    ServerLiveResponse, ServerMetadataResponse, ServerReadyResponse,
+    ModelReadyResponse, ServerLiveResponse, ServerMetadataResponse, ServerReadyResponse,
 };
 
 use super::status::{self, GrpcCode};
-use super::{forward_call, reply, streaming};
+use super::{forward_call, not_found, reply, streaming};
 use crate::app::App;
 use crate::front::ResponseBody;
 
@@ -31,8 +31,15 @@ pub async fn handle(app: &App, method: &str, request: Request<Incoming>) -> Resp
                 "generate".into(),
             ],
         }),
-        "ModelReady" | "ModelMetadata" | "ModelConfig" | "ModelStatistics" | "ModelInfer" => {
-            forward_call(app, request, "kserve-grpc", false).await
+        // Triton answers "not ready", not NOT_FOUND, for a model it does not have.
+        "ModelReady" => {
+            forward_call(app, request, "kserve-grpc", false, |_| {
+                reply(&ModelReadyResponse { ready: false })
+            })
+            .await
+        }
+        "ModelMetadata" | "ModelConfig" | "ModelStatistics" | "ModelInfer" => {
+            forward_call(app, request, "kserve-grpc", false, not_found).await
         }
         "ModelStreamInfer" => streaming::forward(app, request, "kserve-grpc").await,
         "RepositoryIndex"

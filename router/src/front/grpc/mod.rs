@@ -66,6 +66,7 @@ async fn forward_call(
     request: Request<Incoming>,
     protocol: &'static str,
     stream: bool,
+    on_unknown_model: fn(&str) -> Response<ResponseBody>,
 ) -> Response<ResponseBody> {
     let received_at = Instant::now();
     let request_id = request_id(request.headers());
@@ -79,7 +80,7 @@ async fn forward_call(
         Err(error) => return status::error(GrpcCode::InvalidArgument, &error),
     };
     let Some(route) = route_for(app, &model.name) else {
-        return status::error(GrpcCode::NotFound, &unknown_model(&model.name));
+        return on_unknown_model(&model.name);
     };
     if let Some(missing) = missing_grpc_url(route) {
         return missing;
@@ -109,6 +110,11 @@ fn route_for<'a>(app: &'a App, model: &str) -> Option<&'a Arc<ModelRoute>> {
 
 fn unknown_model(model: &str) -> String {
     ApiError::model_not_found(model).message
+}
+
+/// NOT_FOUND, for calls about a model the router does not serve.
+fn not_found(model: &str) -> Response<ResponseBody> {
+    status::error(GrpcCode::NotFound, &unknown_model(model))
 }
 
 /// A pool whose endpoints lack a gRPC address cannot take gRPC calls.

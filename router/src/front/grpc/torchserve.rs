@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 use switchyard_proto::torchserve::inference::TorchServeHealthResponse;
 
 use super::status::{self, GrpcCode};
-use super::{forward_call, reply, streaming};
+use super::{forward_call, not_found, reply, streaming};
 use crate::app::App;
 use crate::front::ResponseBody;
 use crate::front::torchserve_http::ping_body;
@@ -17,11 +17,11 @@ pub async fn handle(app: &App, method: &str, request: Request<Incoming>) -> Resp
             health: ping_body(app).0,
         }),
         "Predictions" => {
-            not_found_as_such(forward_call(app, request, "torchserve-grpc", false).await)
+            not_found_as_such(forward_call(app, request, "torchserve-grpc", false, not_found).await)
         }
         // One request message, a stream of responses: forwarded like a unary call.
         "StreamPredictions" => {
-            not_found_as_such(forward_call(app, request, "torchserve-grpc", true).await)
+            not_found_as_such(forward_call(app, request, "torchserve-grpc", true, not_found).await)
         }
         "StreamPredictions2" => streaming::forward(app, request, "torchserve-grpc").await,
         _ => status::error(
