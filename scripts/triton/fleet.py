@@ -348,7 +348,7 @@ def set_ports(inst: dict, http: int, grpc: int, metrics: int) -> None:
 
 
 def build_instance(args, index: int, ports: tuple[int, int, int], layout: dict, backends: Path,
-                   run_dir: Path, state_path: Path) -> dict:
+                   run_dir: Path) -> dict:
     # Unique per fleet and instance: Python-backend shm regions live in /dev/shm by name.
     shm_prefix = f"swy-triton-{os.getpid()}-{index}-"
     base_argv = [
@@ -417,7 +417,7 @@ def cmd_start(args) -> int:
         backends = make_backend_dir(layout, run_dir)
         n = args.count
         ports = free_ports(3 * n)
-        instances = [build_instance(args, i, tuple(ports[3 * i:3 * i + 3]), layout, backends, run_dir, state_path)
+        instances = [build_instance(args, i, tuple(ports[3 * i:3 * i + 3]), layout, backends, run_dir)
                      for i in range(n)]
         state = {"version": 1, "state_file": str(state_path), "venv": venv, "run_dir": str(run_dir),
                  "model_repository": args.model_repository, "backend_directory": str(backends),

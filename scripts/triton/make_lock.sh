@@ -4,7 +4,7 @@
 # Resolves nvidia-pytriton (which carries the tritonserver 2.51 binary, the Python backend and its
 # stubs), tritonclient[http,grpc] (pytriton 0.7.0 requires tritonclient[grpc,http]~=2.50; the
 # resolver picks the newest such) and numpy (pytriton caps it at <2) in a scratch venv, then freezes.
-# Usage: scripts/triton/make_lock.sh   (~20 s cold, ~160 MB download)
+# Usage: scripts/triton/make_lock.sh   (~20 s, ~100 MB of wheels)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PYTRITON_VERSION="${PYTRITON_VERSION:-0.7.0}"

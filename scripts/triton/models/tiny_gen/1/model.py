@@ -31,6 +31,15 @@ What Triton 2.51 answers (verified with curl against scripts/triton/start.sh; bo
      {"error":"generate expects model to produce exactly 1 response, use generate stream for model that generates various number of responses"}
      i.e. /generate on a decoupled model works only when the model sends exactly one data response.
 
+  Errors: a model error (missing text_input, max_tokens < 0) -> 400 {"error":"text_input is required"}
+  on /generate; on /generate_stream the status is 400 too, with Content-Type text/event-stream and
+  one event  data: {"error":"max_tokens must be >= 0, got -1"}. Unknown model on either endpoint ->
+  404 application/json {"error":"Request for unknown model: 'nope' is not found"}. A JSON value
+  Triton cannot convert ("max_tokens": "x" or 2.5) -> 500 {"error":"Unable to parse 'data': attempt
+  to access JSON non-signed-integer as signed-integer"}; body not JSON -> 500. Keys that name no
+  input ("temperature": 0.5, "parameters": {...}) are accepted and ignored by this model; a list
+  (["hi"], [2]) works like the scalar.
+
   Output JSON keys are sorted (finish_reason, model_name, model_version, text_output); scalar
   inputs in the request are plain JSON values (not lists) for dims [1]; BYTES come back as strings.
   POST /v2/models/tiny_gen/infer (the tensor API over HTTP) is refused for decoupled models:
