@@ -59,13 +59,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +74,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from fleet_common import (  # noqa: E402
+    free_ports,
+    state_lock,
+    read_state,
+    write_state,
+    log_tail,
+    find,
+)
 HANDLERS = HERE / "handlers"
 HOST = "127.0.0.1"
 MODEL_VERSION = "1.0"
@@ -240,41 +247,6 @@ def memory_kib(pids: list[int], field: str = "Rss") -> int:
 # ---------------------------------------------------------------- ports, state
 
 
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-@contextlib.contextmanager
-def state_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def read_state(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SystemExit(f"state file {path} not found")
-
-
-def write_state(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------- model archives
 
 
@@ -307,14 +279,6 @@ def archive_models(venv: str, names: list[str]) -> dict[str, Path]:
 
 
 # ---------------------------------------------------------------- launching
-
-
-def log_tail(path: str, n: int = 60) -> str:
-    try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return "(no log)"
-    return "\n".join(lines[-n:])
 
 
 def http_json(url: str, timeout: float = 2):
@@ -582,13 +546,6 @@ def cmd_restart(args, state_path: Path) -> int:
             return 1
         print_env(state)
     return 0
-
-
-def find(state: dict, index: int) -> dict:
-    for inst in state["instances"]:
-        if inst["index"] == index:
-            return inst
-    raise SystemExit(f"no instance {index} in state (have {[i['index'] for i in state['instances']]})")
 
 
 def cmd_stop(args) -> int:

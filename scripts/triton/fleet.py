@@ -54,12 +54,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -68,6 +66,22 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from fleet_common import (  # noqa: E402
+    proc_stat,
+    group_members,
+    owns_group,
+    alive,
+    signal_group,
+    memory_kib,
+    rss_kib,
+    free_ports,
+    state_lock,
+    read_state,
+    write_state,
+    log_tail,
+    find,
+)
 DEFAULT_MODEL_REPOSITORY = ROOT / "scripts" / "triton" / "models"
 HOST = "127.0.0.1"
 SITE_PACKAGES_ENV = "SWITCHYARD_TRITON_SITE_PACKAGES"
@@ -78,50 +92,6 @@ def log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------- processes
-
-
-def proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, pgrp, starttime ticks) of a live process, or None."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = data[data.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state); pgrp is field 5; starttime is field 22.
-    return fields[0], int(fields[2]), int(fields[19])
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in process group pgid."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        st = proc_stat(int(entry))
-        if st and st[1] == pgid and st[0] not in ("Z", "X"):
-            out.append(int(entry))
-    return out
-
-
-def owns_group(inst: dict) -> bool:
-    """True if signalling inst's process group cannot hit an unrelated process."""
-    pgid = inst.get("pgid")
-    if not pgid:
-        return False
-    st = proc_stat(pgid)
-    if st is None:
-        # Leader gone. A pgid is never reused while any member lives, so survivors are ours.
-        return True
-    return st[2] == inst.get("start_ticks")
-
-
-def alive(inst: dict) -> bool:
-    return owns_group(inst) and bool(group_members(inst["pgid"]))
-
-
-def signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
 
 
 def stop_instance(inst: dict, timeout: float) -> None:
@@ -162,57 +132,7 @@ def cleanup_shm(inst: dict) -> None:
                     os.unlink(f"/dev/shm/{name}")
 
 
-def memory_kib(pgid: int, field: str = "Rss") -> int:
-    """Sum of Rss (counts shared libraries once per process) or Pss (shares split) over the group."""
-    total = 0
-    for pid in group_members(pgid):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith(f"{field}:"):
-                    total += int(line.split()[1])
-    return total
-
-
-def rss_kib(pgid: int) -> int:
-    return memory_kib(pgid, "Rss")
-
-
 # ---------------------------------------------------------------- ports, state
-
-
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-@contextlib.contextmanager
-def state_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def read_state(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SystemExit(f"state file {path} not found")
-
-
-def write_state(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- the venv's Triton
@@ -259,14 +179,6 @@ def make_backend_dir(layout: dict, run_dir: Path) -> Path:
 
 
 # ---------------------------------------------------------------- launching
-
-
-def log_tail(path: str, n: int = 60) -> str:
-    try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return "(no log)"
-    return "\n".join(lines[-n:])
 
 
 def ready(http_url: str) -> bool:
@@ -475,13 +387,6 @@ def cmd_restart(args, state_path: Path) -> int:
             return 1
         print_env(state)
     return 0
-
-
-def find(state: dict, index: int) -> dict:
-    for inst in state["instances"]:
-        if inst["index"] == index:
-            return inst
-    raise SystemExit(f"no instance {index} in state (have {[i['index'] for i in state['instances']]})")
 
 
 def cmd_stop(args) -> int:

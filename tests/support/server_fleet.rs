@@ -28,6 +28,8 @@ pub struct ServerFleet {
     family: &'static str,
     state: PathBuf,
     pub instances: Vec<ServerInstance>,
+    /// The Python of the family's venv (its client packages included).
+    python: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -74,23 +76,18 @@ impl ServerFleet {
                 }
             })
             .collect();
+        let venv = String::from_utf8(run(family, "install.sh", &[]).stdout).expect("utf-8");
         ServerFleet {
             family,
             state,
             instances,
+            python: PathBuf::from(venv.trim()).join("bin/python"),
             _dir: dir,
         }
     }
 
     fn state_arg(&self) -> &str {
         self.state.to_str().expect("utf-8 path")
-    }
-
-    /// The Python of the family's venv (its client packages included).
-    pub fn python(&self) -> PathBuf {
-        let out = run(self.family, "install.sh", &[]);
-        let venv = String::from_utf8(out.stdout).expect("utf-8");
-        PathBuf::from(venv.trim()).join("bin/python")
     }
 
     pub fn stop_one(&self, index: usize) {
@@ -135,7 +132,7 @@ impl ServerFleet {
 
     /// A client script from `tests/python`, run by the family's Python.
     pub fn client(&self, script: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(self.python());
+        let mut command = Command::new(&self.python);
         command
             .arg(repo_root().join("tests/python").join(script))
             .args(args);

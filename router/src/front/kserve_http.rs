@@ -4,16 +4,15 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::errors::ApiError;
 use super::openai::{count_rejected, json};
-use super::{REQUEST_ID, ResponseBody, forward_logged, read_body, request_id, upstream_headers};
+use super::{PathRouted, REQUEST_ID, ResponseBody, proxy_by_path, request_id};
 use crate::app::App;
-use crate::proxy::{BreakStyle, ForwardRequest, ModelName, Wire};
+use crate::proxy::BreakStyle;
 
 pub const SERVER_EXTENSIONS: [&str; 5] = [
     "classification",
@@ -136,45 +135,20 @@ async fn proxy(
     call: ModelCall,
     request_id: &http::HeaderValue,
 ) -> Response<ResponseBody> {
-    let received_at = Instant::now();
-    let (parts, body) = request.into_parts();
-    let model = &parts.uri.path()[call.model.clone()];
-    let Some(route) = app.models.get(model) else {
-        let mut error = ApiError::model_not_found(model);
-        if call.action == Action::Ready {
-            // KServe v2: not ready is a 4xx; Triton answers 400 for a model it lacks.
-            error.status = StatusCode::BAD_REQUEST;
-        }
-        return rejected(error);
-    };
-    let body = match read_body(&parts.headers, body, app.server.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => return rejected(error),
-    };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |pq| pq.as_str());
-    let forwarded = ForwardRequest {
-        route,
-        method: parts.method.clone(),
-        path_and_query,
-        headers: upstream_headers(&parts.headers, request_id),
-        body,
-        model_name: ModelName::Path(call.model),
+    let routed = PathRouted {
+        model: call.model,
         stream: call.action == Action::GenerateStream,
-        received_at,
-        wire: Wire::Http,
         on_break: BreakStyle::KserveSse,
+        protocol: "kserve-http",
+        render: ApiError::into_kserve_response,
+        // KServe v2: not ready is a 4xx; Triton answers 400 for a model it lacks.
+        unknown_model_status: if call.action == Action::Ready {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::NOT_FOUND
+        },
     };
-    forward_logged(
-        app,
-        forwarded,
-        request_id,
-        "kserve-http",
-        ApiError::into_kserve_response,
-    )
-    .await
+    proxy_by_path(app, request, routed, request_id).await
 }
 
 fn rejected(error: ApiError) -> Response<ResponseBody> {

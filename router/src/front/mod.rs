@@ -192,6 +192,62 @@ pub async fn forward_logged(
     routed.response
 }
 
+/// A call whose model name sits in its path (KServe v2 and TorchServe over
+/// HTTP): how to forward it and how to answer in its protocol.
+pub struct PathRouted {
+    /// The model name's byte range in the path.
+    pub model: std::ops::Range<usize>,
+    pub stream: bool,
+    pub on_break: crate::proxy::BreakStyle,
+    pub protocol: &'static str,
+    pub render: fn(ApiError) -> Response<ResponseBody>,
+    /// The status for a model the router does not serve.
+    pub unknown_model_status: http::StatusCode,
+}
+
+/// Reads the body, routes by the model in the path, and forwards the call
+/// with its method, path and bytes as the client sent them.
+pub async fn proxy_by_path(
+    app: &App,
+    request: Request<Incoming>,
+    call: PathRouted,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    let received_at = std::time::Instant::now();
+    let reject = |error: ApiError| {
+        openai::count_rejected(error.status);
+        (call.render)(error)
+    };
+    let (parts, body) = request.into_parts();
+    let model = &parts.uri.path()[call.model.clone()];
+    let Some(route) = app.models.get(model) else {
+        let mut error = ApiError::model_not_found(model);
+        error.status = call.unknown_model_status;
+        return reject(error);
+    };
+    let body = match read_body(&parts.headers, body, app.server.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return reject(error),
+    };
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |pq| pq.as_str());
+    let forwarded = crate::proxy::ForwardRequest {
+        route,
+        method: parts.method.clone(),
+        path_and_query,
+        headers: upstream_headers(&parts.headers, request_id),
+        body,
+        model_name: crate::proxy::ModelName::Path(call.model),
+        stream: call.stream,
+        received_at,
+        wire: crate::proxy::Wire::Http,
+        on_break: call.on_break,
+    };
+    forward_logged(app, forwarded, request_id, call.protocol, call.render).await
+}
+
 /// One access-log line, when enabled.
 pub fn log_access(
     app: &App,

@@ -5,16 +5,15 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::errors::ApiError;
 use super::openai::count_rejected;
-use super::{REQUEST_ID, ResponseBody, forward_logged, read_body, request_id, upstream_headers};
+use super::{PathRouted, REQUEST_ID, ResponseBody, proxy_by_path, request_id};
 use crate::app::App;
-use crate::proxy::{BreakStyle, ForwardRequest, ModelName, Wire};
+use crate::proxy::BreakStyle;
 
 const PREDICTIONS: &str = "/predictions/";
 
@@ -67,40 +66,15 @@ async fn proxy(
     span: Range<usize>,
     request_id: &http::HeaderValue,
 ) -> Response<ResponseBody> {
-    let received_at = Instant::now();
-    let (parts, body) = request.into_parts();
-    let model = &parts.uri.path()[span.clone()];
-    let Some(route) = app.models.get(model) else {
-        return rejected(ApiError::model_not_found(model));
-    };
-    let body = match read_body(&parts.headers, body, app.server.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => return rejected(error),
-    };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |pq| pq.as_str());
-    let forwarded = ForwardRequest {
-        route,
-        method: parts.method.clone(),
-        path_and_query,
-        headers: upstream_headers(&parts.headers, request_id),
-        body,
-        model_name: ModelName::Path(span),
+    let routed = PathRouted {
+        model: span,
         stream: false,
-        received_at,
-        wire: Wire::Http,
         on_break: BreakStyle::Cut,
+        protocol: "torchserve-http",
+        render: ApiError::into_torchserve_response,
+        unknown_model_status: StatusCode::NOT_FOUND,
     };
-    forward_logged(
-        app,
-        forwarded,
-        request_id,
-        "torchserve-http",
-        ApiError::into_torchserve_response,
-    )
-    .await
+    proxy_by_path(app, request, routed, request_id).await
 }
 
 fn rejected(error: ApiError) -> Response<ResponseBody> {

@@ -35,9 +35,9 @@ pub fn single_message(body: &Bytes) -> Result<Bytes, String> {
     Ok(message)
 }
 
-/// The first complete frame of `buf`, and what follows it; `None` when the
+/// The byte range of the first frame's message in `buf`; `None` while the
 /// frame is not complete yet.
-pub fn split_frame(buf: &Bytes) -> Result<Option<(Bytes, Bytes)>, String> {
+pub fn first_message(buf: &[u8]) -> Result<Option<std::ops::Range<usize>>, String> {
     if buf.len() < HEADER {
         return Ok(None);
     }
@@ -47,13 +47,12 @@ pub fn split_frame(buf: &Bytes) -> Result<Option<(Bytes, Bytes)>, String> {
         );
     }
     let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
-    if buf.len() < HEADER + len {
-        return Ok(None);
-    }
-    Ok(Some((
-        buf.slice(HEADER..HEADER + len),
-        buf.slice(HEADER + len..),
-    )))
+    Ok((buf.len() >= HEADER + len).then_some(HEADER..HEADER + len))
+}
+
+/// The first complete frame's message, and what follows it.
+fn split_frame(buf: &Bytes) -> Result<Option<(Bytes, Bytes)>, String> {
+    Ok(first_message(buf)?.map(|m| (buf.slice(m.clone()), buf.slice(m.end..))))
 }
 
 /// Frames one uncompressed message.

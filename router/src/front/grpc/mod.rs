@@ -79,7 +79,7 @@ async fn forward_call(
         Ok(model) => model,
         Err(error) => return status::error(GrpcCode::InvalidArgument, &error),
     };
-    let Some(route) = route_for(app, &model.name) else {
+    let Some(route) = app.models.get(&model.name) else {
         return on_unknown_model(&model.name);
     };
     if let Some(missing) = missing_grpc_url(route) {
@@ -102,10 +102,6 @@ async fn forward_call(
         status::from_api_error(&e)
     })
     .await
-}
-
-fn route_for<'a>(app: &'a App, model: &str) -> Option<&'a Arc<ModelRoute>> {
-    app.models.get(model)
 }
 
 fn unknown_model(model: &str) -> String {

@@ -12,9 +12,9 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::framing::{ModelRef, split_frame};
+use super::framing::{ModelRef, first_message};
 use super::status::{self, GrpcCode};
-use super::{grpc_upstream_headers, missing_grpc_url, route_for, unknown_model};
+use super::{grpc_upstream_headers, missing_grpc_url, unknown_model};
 use crate::app::App;
 use crate::front::errors::ApiError;
 use crate::front::{ResponseBody, finish_forward, log_access, request_id};
@@ -30,10 +30,9 @@ pub async fn forward(
     let (parts, mut body) = request.into_parts();
     let limit = app.server.max_body_bytes;
     let mut buffered = BytesMut::new();
-    let first = loop {
-        let so_far = buffered.clone().freeze();
-        match split_frame(&so_far) {
-            Ok(Some((message, _))) => break message,
+    let message = loop {
+        match first_message(&buffered) {
+            Ok(Some(message)) => break message,
             Ok(None) => {}
             Err(error) => return status::error(GrpcCode::InvalidArgument, &error),
         }
@@ -53,18 +52,20 @@ pub async fn forward(
             None => return status::error(GrpcCode::Ok, ""),
         }
     };
+    let buffered = buffered.freeze();
+    let first = buffered.slice(message);
     let model = match ModelRef::decode_from(first) {
         Ok(model) => model,
         Err(error) => return status::error(GrpcCode::InvalidArgument, &error),
     };
-    let Some(route) = route_for(app, &model.name) else {
+    let Some(route) = app.models.get(&model.name) else {
         return status::error(GrpcCode::NotFound, &unknown_model(&model.name));
     };
     if let Some(missing) = missing_grpc_url(route) {
         return missing;
     }
     let upstream_body = Prefixed {
-        prefix: Some(buffered.freeze()),
+        prefix: Some(buffered),
         rest: body,
     }
     .boxed_unsync();
