@@ -11,6 +11,7 @@ use switchyard_backends::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::{ModelBatching, watch_triton_config};
 use crate::config::{
     CacheAwareConfig, Config, EndpointConfig, HealthConfig, LoggingConfig, PolicyKind,
     PrefixIndexKind, RetryConfig, ScrapeConfig, ServerConfig,
@@ -152,6 +153,10 @@ impl App {
                 })?;
                 route.generate = Some(Arc::new(generate));
             }
+            if let Some(batching) = &model.batching {
+                let triton = pool.endpoints.iter().any(|e| e.kind == EngineKind::Triton);
+                route.batching = Some(Arc::new(ModelBatching::new(model_name, batching, triton)));
+            }
             routes.push(route);
         }
         Ok(App {
@@ -181,6 +186,17 @@ impl App {
         tokio::spawn(m::run_upkeep(self.metrics.clone(), shutdown.child_token()));
         for follower in &self.kv_followers {
             tokio::spawn(follower.clone().run(shutdown.child_token()));
+        }
+        for route in self.models.iter() {
+            if let Some(batching) = &route.batching
+                && batching.reads_server_config
+            {
+                tokio::spawn(watch_triton_config(
+                    Arc::clone(route),
+                    Arc::clone(batching),
+                    shutdown.child_token(),
+                ));
+            }
         }
         for pool in &self.pools {
             for endpoint in &pool.endpoints {

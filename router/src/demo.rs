@@ -65,6 +65,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
             pool: "demo".into(),
             served_name: None,
             generate: None,
+            batching: None,
         },
     );
     Config {

@@ -6,6 +6,7 @@
 //! endpoint snapshots (`endpoint`) that the policies read.
 
 pub mod app;
+pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use metrics::{Counter, Histogram};
 
+use crate::batch::ModelBatching;
 use crate::front::generate::GenerateRoute;
 use crate::observability::metrics as m;
 use crate::pool::Pool;
@@ -20,6 +21,8 @@ pub struct ModelRoute {
     /// Set when OpenAI requests for this model go through Triton's generate
     /// extension.
     pub generate: Option<Arc<GenerateRoute>>,
+    /// Set when the router batches this model's requests.
+    pub batching: Option<Arc<ModelBatching>>,
     /// `requests_total{status="200"}` per endpoint of the pool, registered
     /// once: the common case skips the metrics registry lookup.
     ok_by_endpoint: Vec<Counter>,
@@ -42,6 +45,7 @@ impl ModelRoute {
             request_duration: metrics::histogram!(m::REQUEST_DURATION, &label),
             time_to_first_byte: metrics::histogram!(m::TIME_TO_FIRST_BYTE, &label),
             generate: None,
+            batching: None,
             ok_by_endpoint,
         }
     }

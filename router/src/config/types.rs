@@ -485,6 +485,47 @@ pub struct ModelConfig {
     /// as for TensorRT-LLM or vLLM models on Triton.
     #[serde(default)]
     pub generate: Option<GenerateConfig>,
+    /// Router-side dynamic batching of KServe v2 infer calls (to Triton
+    /// models that do not batch themselves) and of `/v1/embeddings` calls.
+    #[serde(default)]
+    pub batching: Option<BatchingConfig>,
+}
+
+/// How the router groups concurrent requests of one model into one call.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchingConfig {
+    /// Most rows (KServe: batch-dimension entries; embeddings: inputs) in
+    /// one call. For Triton, capped by the model's own `max_batch_size`.
+    pub max_batch_size: u32,
+    /// Longest a request waits for others to join its batch.
+    #[serde(with = "humantime_serde")]
+    pub max_queue_delay: Duration,
+    /// Sizes at which a batch is sent at once, without waiting for more.
+    pub preferred_batch_sizes: Vec<u32>,
+    /// Requests waiting in the model's queues; beyond it the router answers
+    /// 429 / RESOURCE_EXHAUSTED.
+    pub max_queued: u32,
+    /// Batch a Triton model even when its config has `dynamic_batching`
+    /// (by default the router leaves batching to Triton then).
+    pub even_if_server_batches: bool,
+    /// Send a request at once when nothing of its model is queued or in
+    /// flight: no added latency at low load, but a closed loop of clients can
+    /// then settle into alternating small and large batches.
+    pub dispatch_when_idle: bool,
+}
+
+impl Default for BatchingConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_size: 32,
+            max_queue_delay: Duration::from_millis(5),
+            preferred_batch_sizes: Vec::new(),
+            max_queued: 1024,
+            even_if_server_batches: false,
+            dispatch_when_idle: false,
+        }
+    }
 }
 
 /// How OpenAI requests map onto a Triton generate model's fields.

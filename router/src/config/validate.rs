@@ -1,6 +1,7 @@
 //! Checks that need more than one field, or more than a type, to decide.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use http::Uri;
 use switchyard_backends::EngineKind;
@@ -292,8 +293,70 @@ pub fn validate(config: &Config) -> ValidationReport {
         if let Some(generate) = &model.generate {
             check_generate(config, model_name, model, generate, errors);
         }
+        if let Some(batching) = &model.batching {
+            check_batching(config, model_name, model, batching, errors);
+        }
     }
     report
+}
+
+fn check_batching(
+    config: &Config,
+    model_name: &str,
+    model: &super::types::ModelConfig,
+    batching: &super::types::BatchingConfig,
+    errors: &mut Vec<Issue>,
+) {
+    let at_field = |f: &str| at(&["models", model_name, "batching", f]);
+    if batching.max_batch_size < 2 {
+        errors.push((
+            at_field("max_batch_size"),
+            "must be at least 2 (1 would never batch)".into(),
+        ));
+    }
+    if batching.max_queue_delay > Duration::from_secs(1) {
+        errors.push((
+            at_field("max_queue_delay"),
+            "must be at most 1s: every request may wait this long".into(),
+        ));
+    }
+    if let Some(size) = batching
+        .preferred_batch_sizes
+        .iter()
+        .find(|&&s| s == 0 || s > batching.max_batch_size)
+    {
+        errors.push((
+            at_field("preferred_batch_sizes"),
+            format!(
+                "{size} is not between 1 and max_batch_size ({})",
+                batching.max_batch_size
+            ),
+        ));
+    }
+    if batching.max_queued == 0 {
+        errors.push((at_field("max_queued"), "must be at least 1".into()));
+    }
+    if model.generate.is_some() {
+        errors.push((
+            at(&["models", model_name, "batching"]),
+            "a generate model is an LLM the engine batches continuously; it is never batched by the router".into(),
+        ));
+    }
+    let torchserve = config.pools.get(&model.pool).and_then(|pool| {
+        pool.endpoints
+            .iter()
+            .position(|e| e.kind.parse::<EngineKind>().ok() == Some(EngineKind::TorchServe))
+    });
+    if let Some(index) = torchserve {
+        errors.push((
+            at(&["models", model_name, "batching"]),
+            format!(
+                "endpoint {index} of pool `{}` is TorchServe, which batches on the server \
+                 (batchSize and maxBatchDelay in its model registration); the router passes its calls through",
+                model.pool
+            ),
+        ));
+    }
 }
 
 fn check_generate(

@@ -107,6 +107,21 @@ impl ApiError {
         }
     }
 
+    /// The model's batching queues hold `max_queued` requests already.
+    pub fn queue_full(model: &str, max_queued: usize) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("batch_queue_full"),
+                format!(
+                    "{max_queued} requests for `{model}` already wait for a batch; retry shortly."
+                ),
+            )
+        }
+    }
+
     pub fn no_healthy_endpoint(model: &str) -> Self {
         Self {
             retry_after: Some(5),

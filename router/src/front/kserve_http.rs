@@ -130,7 +130,7 @@ fn model_call(path: &str) -> Option<ModelCall> {
 }
 
 async fn proxy(
-    app: &App,
+    app: &Arc<App>,
     request: Request<Incoming>,
     call: ModelCall,
     request_id: &http::HeaderValue,
@@ -147,6 +147,7 @@ async fn proxy(
         } else {
             StatusCode::NOT_FOUND
         },
+        batchable: call.action == Action::Infer,
     };
     proxy_by_path(app, request, routed, request_id).await
 }

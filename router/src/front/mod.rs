@@ -203,12 +203,14 @@ pub struct PathRouted {
     pub render: fn(ApiError) -> Response<ResponseBody>,
     /// The status for a model the router does not serve.
     pub unknown_model_status: http::StatusCode,
+    /// A KServe v2 infer call, which the model's batcher may take.
+    pub batchable: bool,
 }
 
 /// Reads the body, routes by the model in the path, and forwards the call
 /// with its method, path and bytes as the client sent them.
 pub async fn proxy_by_path(
-    app: &App,
+    app: &Arc<App>,
     request: Request<Incoming>,
     call: PathRouted,
     request_id: &HeaderValue,
@@ -233,11 +235,29 @@ pub async fn proxy_by_path(
         .uri
         .path_and_query()
         .map_or(parts.uri.path(), |pq| pq.as_str());
+    let headers = upstream_headers(&parts.headers, request_id);
+    if call.batchable
+        && let Some(batching) = &route.batching
+        && let Some(offer) = crate::batch::kserve_http::offer(
+            path_and_query,
+            call.model.clone(),
+            headers.clone(),
+            &body,
+            received_at,
+        )
+    {
+        let outcome = batching.kserve_http.submit(app, route, offer).await;
+        if let Some(response) =
+            crate::batch::respond(app, route, outcome, request_id, call.protocol, call.render)
+        {
+            return response;
+        }
+    }
     let forwarded = crate::proxy::ForwardRequest {
         route,
         method: parts.method.clone(),
         path_and_query,
-        headers: upstream_headers(&parts.headers, request_id),
+        headers,
         body,
         model_name: crate::proxy::ModelName::Path(call.model),
         stream: call.stream,

@@ -56,7 +56,7 @@ pub async fn handle(
 }
 
 async fn proxy(
-    app: &App,
+    app: &Arc<App>,
     request: Request<Incoming>,
     operation: OpenAiOperation,
     request_id: &HeaderValue,
@@ -93,11 +93,29 @@ async fn proxy(
         .uri
         .path_and_query()
         .map_or(parts.uri.path(), |pq| pq.as_str());
+    let headers = upstream_headers(&parts.headers, request_id);
+    if operation == OpenAiOperation::Embeddings
+        && let Some(batching) = &route.batching
+        && let Some(offer) =
+            crate::batch::embeddings::offer(path_and_query, headers.clone(), &body, received_at)
+    {
+        let outcome = batching.embeddings.submit(app, route, offer).await;
+        if let Some(response) = crate::batch::respond(
+            app,
+            route,
+            outcome,
+            request_id,
+            "openai",
+            ApiError::into_response,
+        ) {
+            return response;
+        }
+    }
     let forwarded = ForwardRequest {
         route,
         method: Method::POST,
         path_and_query,
-        headers: upstream_headers(&parts.headers, request_id),
+        headers,
         body,
         model_name: ModelName::JsonBody(fields.model_span),
         stream: fields.stream,

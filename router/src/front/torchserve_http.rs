@@ -61,7 +61,7 @@ fn model_span(path: &str) -> Option<Range<usize>> {
 }
 
 async fn proxy(
-    app: &App,
+    app: &Arc<App>,
     request: Request<Incoming>,
     span: Range<usize>,
     request_id: &http::HeaderValue,
@@ -73,6 +73,8 @@ async fn proxy(
         protocol: "torchserve-http",
         render: ApiError::into_torchserve_response,
         unknown_model_status: StatusCode::NOT_FOUND,
+        // TorchServe batches on the server (batchSize in its model config).
+        batchable: false,
     };
     proxy_by_path(app, request, routed, request_id).await
 }

@@ -50,12 +50,29 @@ pub const KV_EVENT_GAPS: &str = "switchyard_kv_event_gaps_total";
 /// Blocks the event index holds for an endpoint, by `pool`, `endpoint`.
 pub const KV_INDEX_BLOCKS: &str = "switchyard_kv_index_blocks";
 
+/// Router-side batching, by `model`: requests per upstream call, rows per
+/// upstream call, and how long each request waited for its batch.
+pub const BATCH_REQUESTS: &str = "switchyard_batch_requests";
+pub const BATCH_ROWS: &str = "switchyard_batch_rows";
+pub const BATCH_QUEUE_DELAY: &str = "switchyard_batch_queue_delay_seconds";
+/// Requests waiting for a batch now, by `model`.
+pub const BATCH_QUEUED: &str = "switchyard_batch_queued";
+/// What became of requests offered to a batcher, by `model` and `outcome`:
+/// `batched` (answered from a shared call), `alone` (sent unchanged: not
+/// batchable, or nothing to share with), `retried_alone` (the shared call was
+/// refused, so each member went on its own), `queue_full`, `expired`, `failed`.
+pub const BATCH_OUTCOMES: &str = "switchyard_batch_requests_total";
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     120.0, 300.0,
 ];
 const ERROR_BUCKETS: &[f64] = &[
     -0.9, -0.5, -0.25, -0.1, -0.05, -0.01, 0.01, 0.05, 0.1, 0.25, 0.5, 0.9, 1.0,
+];
+const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+const QUEUE_DELAY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0,
 ];
 const OVERHEAD_BUCKETS: &[f64] = &[
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005, 0.01, 0.05,
@@ -74,6 +91,21 @@ pub fn install() -> PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full(PREFIX_PREDICTION_ERROR.into()),
                         ERROR_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_REQUESTS.into()),
+                        BATCH_SIZE_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(BATCH_ROWS.into()), BATCH_SIZE_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_QUEUE_DELAY.into()),
+                        QUEUE_DELAY_BUCKETS,
                     )
                 })
                 .and_then(|b| b.set_buckets(LATENCY_BUCKETS));

@@ -3,6 +3,8 @@
 //! repository, shared-memory, trace and log calls act on one server's
 //! process, so they are left to each server's own address.
 
+use std::sync::Arc;
+
 use http::{Request, Response};
 use hyper::body::Incoming;
 use switchyard_proto::inference::{
@@ -14,7 +16,11 @@ use super::{forward_call, not_found, reply, streaming};
 use crate::app::App;
 use crate::front::ResponseBody;
 
-pub async fn handle(app: &App, method: &str, request: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn handle(
+    app: &Arc<App>,
+    method: &str,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     match method {
         "ServerLive" => reply(&ServerLiveResponse { live: true }),
         "ServerReady" => reply(&ServerReadyResponse {
@@ -33,14 +39,15 @@ pub async fn handle(app: &App, method: &str, request: Request<Incoming>) -> Resp
         }),
         // Triton answers "not ready", not NOT_FOUND, for a model it does not have.
         "ModelReady" => {
-            forward_call(app, request, "kserve-grpc", false, |_| {
+            forward_call(app, request, "kserve-grpc", false, false, |_| {
                 reply(&ModelReadyResponse { ready: false })
             })
             .await
         }
-        "ModelMetadata" | "ModelConfig" | "ModelStatistics" | "ModelInfer" => {
-            forward_call(app, request, "kserve-grpc", false, not_found).await
+        "ModelMetadata" | "ModelConfig" | "ModelStatistics" => {
+            forward_call(app, request, "kserve-grpc", false, false, not_found).await
         }
+        "ModelInfer" => forward_call(app, request, "kserve-grpc", false, true, not_found).await,
         "ModelStreamInfer" => streaming::forward(app, request, "kserve-grpc").await,
         "RepositoryIndex"
         | "RepositoryModelLoad"

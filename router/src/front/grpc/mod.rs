@@ -19,7 +19,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
 
-pub use framing::{frame, with_model_name};
+pub use framing::{frame, single_message, with_model_name};
 pub use status::{GrpcCode, grpc_status_trailers};
 
 use super::errors::ApiError;
@@ -62,10 +62,11 @@ pub async fn handle(
 /// A unary (or server-streaming) call routed by the model named in its one
 /// request message: read it, choose the pool, forward the bytes.
 async fn forward_call(
-    app: &App,
+    app: &Arc<App>,
     request: Request<Incoming>,
     protocol: &'static str,
     stream: bool,
+    batchable: bool,
     on_unknown_model: fn(&str) -> Response<ResponseBody>,
 ) -> Response<ResponseBody> {
     let received_at = Instant::now();
@@ -86,11 +87,26 @@ async fn forward_call(
         return missing;
     }
     let path = parts.uri.path();
+    let headers = grpc_upstream_headers(&parts.headers, &request_id);
+    if batchable
+        && let Some(batching) = &route.batching
+        && let Some(offer) =
+            crate::batch::kserve_grpc::offer(path, headers.clone(), &body, received_at)
+    {
+        let outcome = batching.kserve_grpc.submit(app, route, offer).await;
+        if let Some(response) =
+            crate::batch::respond(app, route, outcome, &request_id, protocol, |e| {
+                status::from_api_error(&e)
+            })
+        {
+            return response;
+        }
+    }
     let forwarded = ForwardRequest {
         route,
         method: Method::POST,
         path_and_query: path,
-        headers: grpc_upstream_headers(&parts.headers, &request_id),
+        headers,
         body,
         model_name: ModelName::GrpcField,
         stream,

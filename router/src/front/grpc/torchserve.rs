@@ -11,18 +11,22 @@ use crate::app::App;
 use crate::front::ResponseBody;
 use crate::front::torchserve_http::ping_body;
 
-pub async fn handle(app: &App, method: &str, request: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn handle(
+    app: &std::sync::Arc<App>,
+    method: &str,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     match method {
         "Ping" => reply(&TorchServeHealthResponse {
             health: ping_body(app).0,
         }),
-        "Predictions" => {
-            not_found_as_such(forward_call(app, request, "torchserve-grpc", false, not_found).await)
-        }
+        "Predictions" => not_found_as_such(
+            forward_call(app, request, "torchserve-grpc", false, false, not_found).await,
+        ),
         // One request message, a stream of responses: forwarded like a unary call.
-        "StreamPredictions" => {
-            not_found_as_such(forward_call(app, request, "torchserve-grpc", true, not_found).await)
-        }
+        "StreamPredictions" => not_found_as_such(
+            forward_call(app, request, "torchserve-grpc", true, false, not_found).await,
+        ),
         "StreamPredictions2" => streaming::forward(app, request, "torchserve-grpc").await,
         _ => status::error(
             GrpcCode::Unimplemented,

@@ -1,0 +1,290 @@
+//! KServe v2 `ModelInfer` over gRPC. Requests with the same inputs
+//! (names, datatypes, shapes past the batch dimension, raw or typed
+//! contents), outputs and parameters are concatenated along the batch
+//! dimension; every output is cut back by rows. Raw tensor bytes are sliced,
+//! never decoded.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Response};
+use prost::Message;
+use switchyard_proto::inference::{
+    InferParameter, InferTensorContents, ModelInferRequest, ModelInferResponse,
+};
+
+use super::batcher::{BatchKey, Offer};
+use super::send::{Codec, Merged, UpstreamReply};
+use super::tensor;
+use crate::front::ResponseBody;
+use crate::front::grpc::{GrpcCode, frame, grpc_status_trailers, single_message};
+use crate::proxy::{ModelName, Wire};
+
+const SEQUENCE_PARAMETERS: [&str; 3] = ["sequence_id", "sequence_start", "sequence_end"];
+
+pub struct KserveGrpc;
+
+pub struct Member {
+    path: String,
+    headers: HeaderMap,
+    rows: usize,
+    request: ModelInferRequest,
+}
+
+/// Reads a `ModelInfer` request as far as batching needs; `None`: it goes
+/// to the server unchanged.
+pub fn offer(
+    path: &str,
+    headers: HeaderMap,
+    body: &Bytes,
+    received_at: std::time::Instant,
+) -> Option<Offer<Member>> {
+    if headers.contains_key("grpc-encoding") {
+        return None;
+    }
+    let request = ModelInferRequest::decode(single_message(body).ok()?).ok()?;
+    if SEQUENCE_PARAMETERS
+        .iter()
+        .any(|p| request.parameters.contains_key(*p))
+    {
+        return None;
+    }
+    let raw = !request.raw_input_contents.is_empty();
+    if raw && request.raw_input_contents.len() != request.inputs.len() {
+        return None;
+    }
+    let mut key = Vec::with_capacity(128);
+    push_key(&mut key, path.as_bytes());
+    push_key(&mut key, request.model_version.as_bytes());
+    push_parameters(&mut key, &request.parameters);
+    key.push(u8::from(raw));
+    let mut rows = None;
+    for (i, input) in request.inputs.iter().enumerate() {
+        let (&batch, row_shape) = input.shape.split_first()?;
+        let batch = usize::try_from(batch).ok()?;
+        if *rows.get_or_insert(batch) != batch || !input.parameters.is_empty() {
+            return None;
+        }
+        let elements = tensor::element_count(&input.shape)?;
+        let layout = tensor::layout(&input.datatype)?;
+        let holds = match (raw, &input.contents) {
+            (true, None) => tensor::holds(layout, &request.raw_input_contents[i], elements),
+            (false, Some(contents)) => content_len(contents) == elements,
+            _ => false,
+        };
+        if !holds {
+            return None;
+        }
+        push_key(&mut key, input.name.as_bytes());
+        push_key(&mut key, input.datatype.as_bytes());
+        for d in row_shape {
+            key.extend_from_slice(&d.to_le_bytes());
+        }
+    }
+    for output in &request.outputs {
+        push_key(&mut key, output.name.as_bytes());
+        push_parameters(&mut key, &output.parameters);
+    }
+    let rows = rows?;
+    Some(Offer {
+        key,
+        rows,
+        member: Member {
+            path: path.to_owned(),
+            headers,
+            rows,
+            request,
+        },
+        received_at,
+    })
+}
+
+fn push_key(key: &mut BatchKey, part: &[u8]) {
+    key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    key.extend_from_slice(part);
+}
+
+/// Parameters in name order: a map's encoding order is not fixed.
+fn push_parameters(key: &mut BatchKey, parameters: &HashMap<String, InferParameter>) {
+    let mut names: Vec<&String> = parameters.keys().collect();
+    names.sort();
+    key.extend_from_slice(&(names.len() as u32).to_le_bytes());
+    for name in names {
+        push_key(key, name.as_bytes());
+        push_key(key, &parameters[name].encode_to_vec());
+    }
+}
+
+/// Elements in typed contents (only the datatype's own list is filled).
+fn content_len(c: &InferTensorContents) -> usize {
+    c.bool_contents.len()
+        + c.int_contents.len()
+        + c.int64_contents.len()
+        + c.uint_contents.len()
+        + c.uint64_contents.len()
+        + c.fp32_contents.len()
+        + c.fp64_contents.len()
+        + c.bytes_contents.len()
+}
+
+fn extend_contents(into: &mut InferTensorContents, from: &InferTensorContents) {
+    into.bool_contents.extend_from_slice(&from.bool_contents);
+    into.int_contents.extend_from_slice(&from.int_contents);
+    into.int64_contents.extend_from_slice(&from.int64_contents);
+    into.uint_contents.extend_from_slice(&from.uint_contents);
+    into.uint64_contents
+        .extend_from_slice(&from.uint64_contents);
+    into.fp32_contents.extend_from_slice(&from.fp32_contents);
+    into.fp64_contents.extend_from_slice(&from.fp64_contents);
+    into.bytes_contents.extend_from_slice(&from.bytes_contents);
+}
+
+/// Elements `range` of the one filled list.
+fn slice_contents(c: &InferTensorContents, range: Range<usize>) -> Option<InferTensorContents> {
+    fn part<T: Clone>(v: &[T], r: &Range<usize>) -> Option<Vec<T>> {
+        if v.is_empty() {
+            Some(Vec::new())
+        } else {
+            v.get(r.clone()).map(<[T]>::to_vec)
+        }
+    }
+    Some(InferTensorContents {
+        bool_contents: part(&c.bool_contents, &range)?,
+        int_contents: part(&c.int_contents, &range)?,
+        int64_contents: part(&c.int64_contents, &range)?,
+        uint_contents: part(&c.uint_contents, &range)?,
+        uint64_contents: part(&c.uint64_contents, &range)?,
+        fp32_contents: part(&c.fp32_contents, &range)?,
+        fp64_contents: part(&c.fp64_contents, &range)?,
+        bytes_contents: part(&c.bytes_contents, &range)?,
+    })
+}
+
+impl Codec for KserveGrpc {
+    type Member = Member;
+
+    fn wire(&self) -> Wire {
+        Wire::Grpc
+    }
+
+    fn merge(&self, members: &[&Member]) -> Result<Merged, String> {
+        let first = members.first().ok_or("an empty batch")?;
+        let total: usize = members.iter().map(|m| m.rows).sum();
+        let mut merged = first.request.clone();
+        merged.id.clear();
+        let raw = !merged.raw_input_contents.is_empty();
+        for (i, input) in merged.inputs.iter_mut().enumerate() {
+            input.shape[0] = total as i64;
+            if raw {
+                let mut bytes = BytesMut::new();
+                for m in members {
+                    bytes.extend_from_slice(
+                        m.request
+                            .raw_input_contents
+                            .get(i)
+                            .ok_or("members differ in inputs")?,
+                    );
+                }
+                merged.raw_input_contents[i] = bytes.freeze();
+            } else {
+                let mut contents = InferTensorContents::default();
+                for m in members {
+                    let part = m
+                        .request
+                        .inputs
+                        .get(i)
+                        .and_then(|x| x.contents.as_ref())
+                        .ok_or("members differ in inputs")?;
+                    extend_contents(&mut contents, part);
+                }
+                input.contents = Some(contents);
+            }
+        }
+        let mut headers = first.headers.clone();
+        headers.remove(CONTENT_LENGTH);
+        // The answer is read here, so it must come uncompressed.
+        headers.remove("grpc-accept-encoding");
+        Ok(Merged {
+            path: first.path.clone(),
+            headers,
+            body: frame(&Bytes::from(merged.encode_to_vec())),
+            model_name: ModelName::GrpcField,
+        })
+    }
+
+    fn split(
+        &self,
+        reply: &UpstreamReply,
+        members: &[&Member],
+    ) -> Result<Vec<Response<ResponseBody>>, String> {
+        let message = single_message(&reply.body)?;
+        let response =
+            ModelInferResponse::decode(message).map_err(|e| format!("ModelInferResponse: {e}"))?;
+        let rows: Vec<usize> = members.iter().map(|m| m.rows).collect();
+        let total: usize = rows.iter().sum();
+        let raw = !response.raw_output_contents.is_empty();
+        if raw && response.raw_output_contents.len() != response.outputs.len() {
+            return Err("raw_output_contents does not match outputs".into());
+        }
+        let mut parts = vec![response.clone(); members.len()];
+        for (i, output) in response.outputs.iter().enumerate() {
+            let (&batch, row_shape) = output.shape.split_first().ok_or("a scalar output")?;
+            if usize::try_from(batch).ok() != Some(total) {
+                return Err(format!(
+                    "output {} has {batch} rows for {total} requested",
+                    output.name
+                ));
+            }
+            let per_row = tensor::element_count(row_shape).ok_or("a negative output dimension")?;
+            let shape_of = |r: usize| {
+                let mut shape = output.shape.clone();
+                shape[0] = r as i64;
+                shape
+            };
+            if raw {
+                let data = &response.raw_output_contents[i];
+                let layout = tensor::layout(&output.datatype)
+                    .ok_or_else(|| format!("unknown datatype {}", output.datatype))?;
+                let ranges = tensor::cut_rows(layout, data, per_row, &rows)
+                    .ok_or_else(|| format!("output {} does not hold its shape", output.name))?;
+                for ((part, range), &r) in parts.iter_mut().zip(ranges).zip(&rows) {
+                    part.outputs[i].shape = shape_of(r);
+                    part.raw_output_contents[i] = data.slice(range);
+                }
+            } else {
+                let contents = output
+                    .contents
+                    .as_ref()
+                    .ok_or("an output without contents")?;
+                let ranges = tensor::cut_elements(content_len(contents), per_row, &rows)
+                    .ok_or_else(|| format!("output {} does not hold its shape", output.name))?;
+                for ((part, range), &r) in parts.iter_mut().zip(ranges).zip(&rows) {
+                    part.outputs[i].shape = shape_of(r);
+                    part.outputs[i].contents =
+                        Some(slice_contents(contents, range).ok_or("mixed typed contents")?);
+                }
+            }
+        }
+        let mut head = reply.headers.clone();
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            head.remove(name);
+        }
+        head.remove(CONTENT_LENGTH);
+        head.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        Ok(parts
+            .into_iter()
+            .zip(members)
+            .map(|(mut part, member)| {
+                part.id.clone_from(&member.request.id);
+                let mut response = Response::new(ResponseBody::Grpc {
+                    message: Some(frame(&Bytes::from(part.encode_to_vec()))),
+                    trailers: Some(grpc_status_trailers(GrpcCode::Ok, "")),
+                });
+                *response.headers_mut() = head.clone();
+                response
+            })
+            .collect())
+    }
+}

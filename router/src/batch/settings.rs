@@ -1,0 +1,60 @@
+//! A model's batching limits, with the batch size that can change at run
+//! time (Triton's own model config may lower it, or turn batching off).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::queue::Limits;
+use crate::config::BatchingConfig;
+
+pub struct Settings {
+    base: Limits,
+    /// Rows per call now; 0 while the router passes the model through.
+    max_rows: AtomicUsize,
+}
+
+impl Settings {
+    /// `batching_now`: whether to batch from the start, or wait until the
+    /// server's own model config says the model can take batches.
+    pub fn new(config: &BatchingConfig, batching_now: bool) -> Self {
+        let configured = config.max_batch_size as usize;
+        Self {
+            base: Limits {
+                max_rows: configured,
+                max_queue_delay: config.max_queue_delay,
+                preferred: config
+                    .preferred_batch_sizes
+                    .iter()
+                    .map(|&s| s as usize)
+                    .collect(),
+                max_queued: config.max_queued as usize,
+                dispatch_when_idle: config.dispatch_when_idle,
+            },
+            max_rows: AtomicUsize::new(if batching_now { configured } else { 0 }),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_rows: self.max_rows.load(Ordering::Relaxed),
+            ..self.base.clone()
+        }
+    }
+
+    pub fn dispatch_when_idle(&self) -> bool {
+        self.base.dispatch_when_idle
+    }
+
+    /// The configured batch size.
+    pub fn configured_rows(&self) -> usize {
+        self.base.max_rows
+    }
+
+    /// Batches of up to `rows` from now on (0: pass through).
+    pub fn set_max_rows(&self, rows: usize) {
+        self.max_rows.store(rows, Ordering::Relaxed);
+    }
+
+    pub fn max_rows(&self) -> usize {
+        self.max_rows.load(Ordering::Relaxed)
+    }
+}
