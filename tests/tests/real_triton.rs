@@ -188,3 +188,115 @@ async fn triton_clients_through_the_router() {
     assert_eq!(down.status(), 503, "no healthy endpoint");
     router.shutdown().await;
 }
+
+/// The router's own gauge or counter, summed over the series that carry `labels`.
+async fn router_metric(url: &str, name: &str, labels: &[&str]) -> f64 {
+    let text = get_text(&client(), &format!("{url}/metrics")).await;
+    metric_sum(&text, name, labels)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs real Triton (scripts/triton/install.sh); run by scripts/test-all.sh"]
+async fn router_batches_models_triton_does_not() {
+    let fleet = ServerFleet::start("triton", 2, &[]);
+    let batching = "    batching:\n      max_batch_size: 16\n      max_queue_delay: 20ms\n";
+    let models = [
+        ("fixed_cost", batching),
+        ("add_sub", batching),
+        ("add_sub_batched", batching),
+    ];
+    let router = start_router(&fleet.router_yaml(&models)).await;
+    let url = router_url(&router);
+
+    // The router reads each model's config from Triton: fixed_cost and add_sub do not batch
+    // (max_batch_size 64 and 8), add_sub_batched has dynamic_batching and is left to Triton.
+    let max_rows = async |model: &str| {
+        router_metric(
+            &url,
+            "switchyard_batch_max_rows",
+            &[&format!("model=\"{model}\"")],
+        )
+        .await
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while max_rows("fixed_cost").await != 16.0 || max_rows("add_sub").await != 8.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the router never read the model configs"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        max_rows("add_sub_batched").await,
+        0.0,
+        "a model Triton batches passes through"
+    );
+
+    let executions = async || {
+        inferences(&fleet.instances[0].metrics_url, "fixed_cost").await
+            + inferences(&fleet.instances[1].metrics_url, "fixed_cost").await
+    };
+    let before = executions().await;
+    let grpc_target = url.trim_start_matches("http://").to_owned();
+    let args = [
+        "--router-http",
+        url.as_str(),
+        "--router-grpc",
+        grpc_target.as_str(),
+        "--direct-http",
+        fleet.instances[0].http_url.as_str(),
+    ];
+    let out = run_client(fleet.client("triton_batching.py", &args)).await;
+    eprintln!("{out}");
+
+    // 3 x 96 calls plus 2 x 24 with one bad call each: 336 fixed_cost calls reached the
+    // router. The script also called instance 0 directly, one call per comparison.
+    let summary: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or_default()).expect("summary line");
+    let direct = summary["direct_calls"]["fixed_cost"]
+        .as_f64()
+        .expect("direct calls");
+    let ran = executions().await - before - direct;
+    let batched = async |model: &str| {
+        let model = format!("model=\"{model}\"");
+        router_metric(
+            &url,
+            "switchyard_batch_requests_total",
+            &[&model, "outcome=\"batched\""],
+        )
+        .await
+    };
+    let fixed_batched = batched("fixed_cost").await;
+    assert!(
+        fixed_batched >= 200.0,
+        "most fixed_cost calls shared a batch: {fixed_batched}"
+    );
+    assert!(
+        ran < 200.0,
+        "Triton ran far fewer fixed_cost executions than calls: {ran} for 336 calls"
+    );
+    assert!(batched("add_sub").await > 0.0, "add_sub calls were batched");
+
+    // add_sub_batched: concurrent calls pass through, one call each.
+    let body = serde_json::json!({"inputs": [
+        {"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]},
+        {"name": "INPUT1", "shape": [1, 4], "datatype": "FP32", "data": [1, 1, 1, 1]}
+    ]});
+    let calls = (0..8).map(|_| {
+        client()
+            .post(format!("{url}/v2/models/add_sub_batched/infer"))
+            .json(&body)
+            .send()
+    });
+    for response in futures_util::future::join_all(calls).await {
+        assert_eq!(response.expect("add_sub_batched").status(), 200);
+    }
+    assert_eq!(batched("add_sub_batched").await, 0.0);
+    let alone = router_metric(
+        &url,
+        "switchyard_batch_requests_total",
+        &["model=\"add_sub_batched\"", "outcome=\"alone\""],
+    )
+    .await;
+    assert_eq!(alone, 8.0, "each add_sub_batched call went on its own");
+}

@@ -45,7 +45,7 @@ pub struct ModelBatching {
 
 impl ModelBatching {
     pub fn new(model: &str, config: &BatchingConfig, reads_server_config: bool) -> Self {
-        let settings = Arc::new(Settings::new(config, !reads_server_config));
+        let settings = Arc::new(Settings::new(model, config, !reads_server_config));
         Self {
             kserve_http: Arc::new(Batcher::new(
                 model,

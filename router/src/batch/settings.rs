@@ -3,20 +3,27 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use metrics::Gauge;
+
 use super::queue::Limits;
 use crate::config::BatchingConfig;
+use crate::observability::metrics as m;
 
 pub struct Settings {
     base: Limits,
     /// Rows per call now; 0 while the router passes the model through.
     max_rows: AtomicUsize,
+    max_rows_gauge: Gauge,
 }
 
 impl Settings {
     /// `batching_now`: whether to batch from the start, or wait until the
     /// server's own model config says the model can take batches.
-    pub fn new(config: &BatchingConfig, batching_now: bool) -> Self {
+    pub fn new(model: &str, config: &BatchingConfig, batching_now: bool) -> Self {
         let configured = config.max_batch_size as usize;
+        let max_rows = if batching_now { configured } else { 0 };
+        let max_rows_gauge = metrics::gauge!(m::BATCH_MAX_ROWS, "model" => model.to_owned());
+        max_rows_gauge.set(max_rows as f64);
         Self {
             base: Limits {
                 max_rows: configured,
@@ -29,7 +36,8 @@ impl Settings {
                 max_queued: config.max_queued as usize,
                 dispatch_when_idle: config.dispatch_when_idle,
             },
-            max_rows: AtomicUsize::new(if batching_now { configured } else { 0 }),
+            max_rows: AtomicUsize::new(max_rows),
+            max_rows_gauge,
         }
     }
 
@@ -52,6 +60,7 @@ impl Settings {
     /// Batches of up to `rows` from now on (0: pass through).
     pub fn set_max_rows(&self, rows: usize) {
         self.max_rows.store(rows, Ordering::Relaxed);
+        self.max_rows_gauge.set(rows as f64);
     }
 
     pub fn max_rows(&self) -> usize {

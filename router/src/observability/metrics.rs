@@ -55,6 +55,9 @@ pub const KV_INDEX_BLOCKS: &str = "switchyard_kv_index_blocks";
 pub const BATCH_REQUESTS: &str = "switchyard_batch_requests";
 pub const BATCH_ROWS: &str = "switchyard_batch_rows";
 pub const BATCH_QUEUE_DELAY: &str = "switchyard_batch_queue_delay_seconds";
+/// Rows per batch the router uses now, by `model`: 0 while it passes the
+/// model through (Triton batches it, or its config was not read yet).
+pub const BATCH_MAX_ROWS: &str = "switchyard_batch_max_rows";
 /// Requests waiting for a batch now, by `model`.
 pub const BATCH_QUEUED: &str = "switchyard_batch_queued";
 /// What became of requests offered to a batcher, by `model` and `outcome`:
