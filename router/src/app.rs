@@ -155,7 +155,13 @@ impl App {
             }
             if let Some(batching) = &model.batching {
                 let triton = pool.endpoints.iter().any(|e| e.kind == EngineKind::Triton);
-                route.batching = Some(Arc::new(ModelBatching::new(model_name, batching, triton)));
+                let batching = ModelBatching::new(model_name, batching, triton).map_err(|source| {
+                    BuildError::Tokenizer {
+                        pool: model.pool.clone(),
+                        source,
+                    }
+                })?;
+                route.batching = Some(Arc::new(batching));
             }
             routes.push(route);
         }

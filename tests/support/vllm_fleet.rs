@@ -48,6 +48,10 @@ pub struct Fleet {
     /// Per instance, the KV-event publisher and replay addresses to connect to, when
     /// started with `--kv-events`.
     pub kv_events: Vec<Option<(String, String)>>,
+    /// The model directory the instances serve (with its `tokenizer.json`).
+    pub model_dir: String,
+    /// The name the instances serve it under.
+    pub served_model_name: String,
     _dir: tempfile::TempDir,
 }
 
@@ -95,6 +99,11 @@ impl Fleet {
             state,
             urls,
             kv_events,
+            model_dir: json["model"].as_str().expect("model").to_owned(),
+            served_model_name: json["served_model_name"]
+                .as_str()
+                .expect("served_model_name")
+                .to_owned(),
             _dir: dir,
         }
     }

@@ -4,8 +4,9 @@
 //! input count and re-indexed. Vectors are carried as their original text.
 //!
 //! `usage` comes back as one total for the whole call. Each caller's share
-//! is the total split in proportion to its inputs' size (token ids counted
-//! exactly, text by characters), rounded so the shares add up to the total.
+//! is the total split in proportion to its inputs' token counts (exact with
+//! `batching.tokenizer`, and for token-id inputs; otherwise text counts by
+//! characters), rounded so the shares add up to the total.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -20,6 +21,7 @@ use super::batcher::Offer;
 use super::send::{Codec, Merged, UpstreamReply, json_response};
 use crate::front::ResponseBody;
 use crate::proxy::{ModelName, Wire};
+use crate::tokenizer::HuggingFaceTokenizer;
 
 pub struct Embeddings;
 
@@ -40,6 +42,7 @@ pub fn offer(
     headers: HeaderMap,
     body: &Bytes,
     received_at: std::time::Instant,
+    tokenizer: Option<&HuggingFaceTokenizer>,
 ) -> Option<Offer<Member>> {
     let Value::Object(mut options) = serde_json::from_slice::<Value>(body).ok()? else {
         return None;
@@ -64,7 +67,10 @@ pub fn offer(
     let weights = inputs
         .iter()
         .map(|i| match i {
-            Value::String(s) => s.chars().count().max(1) as u64,
+            Value::String(s) => match tokenizer.and_then(|t| t.encode(s, true)) {
+                Some(tokens) => tokens.len() as u64,
+                None => s.chars().count().max(1) as u64,
+            },
             Value::Array(t) => t.len().max(1) as u64,
             _ => 1,
         })
@@ -262,6 +268,7 @@ mod tests {
             HeaderMap::new(),
             &Bytes::from(body.to_owned()),
             std::time::Instant::now(),
+            None,
         )
         .unwrap()
     }

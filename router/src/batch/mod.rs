@@ -30,6 +30,7 @@ use crate::config::BatchingConfig;
 use crate::front::errors::ApiError;
 use crate::front::{ResponseBody, SERVED_BY, log_access};
 use crate::models::ModelRoute;
+use crate::tokenizer::{HuggingFaceTokenizer, TokenizerError};
 
 /// A model's batchers, one per protocol that can be batched.
 pub struct ModelBatching {
@@ -41,12 +42,22 @@ pub struct ModelBatching {
     /// (Triton): until it is read, requests pass through.
     pub reads_server_config: bool,
     pub even_if_server_batches: bool,
+    /// Counts embedding inputs' tokens, to share out `usage` exactly.
+    pub tokenizer: Option<Arc<HuggingFaceTokenizer>>,
 }
 
 impl ModelBatching {
-    pub fn new(model: &str, config: &BatchingConfig, reads_server_config: bool) -> Self {
+    pub fn new(
+        model: &str,
+        config: &BatchingConfig,
+        reads_server_config: bool,
+    ) -> Result<Self, TokenizerError> {
         let settings = Arc::new(Settings::new(model, config, !reads_server_config));
-        Self {
+        let tokenizer = match &config.tokenizer {
+            Some(path) => Some(Arc::new(HuggingFaceTokenizer::load(path, None)?)),
+            None => None,
+        };
+        Ok(Self {
             kserve_http: Arc::new(Batcher::new(
                 model,
                 kserve_http::KserveHttp,
@@ -65,7 +76,8 @@ impl ModelBatching {
             settings,
             reads_server_config,
             even_if_server_batches: config.even_if_server_batches,
-        }
+            tokenizer,
+        })
     }
 }
 

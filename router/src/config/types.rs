@@ -513,6 +513,10 @@ pub struct BatchingConfig {
     /// flight: no added latency at low load, but a closed loop of clients can
     /// then settle into alternating small and large batches.
     pub dispatch_when_idle: bool,
+    /// The embedding model's `tokenizer.json` (or its directory): each
+    /// caller's share of a merged call's `usage` is then its inputs' exact
+    /// token count; without it, the total is shared out by input length.
+    pub tokenizer: Option<PathBuf>,
 }
 
 impl Default for BatchingConfig {
@@ -524,6 +528,7 @@ impl Default for BatchingConfig {
             max_queued: 1024,
             even_if_server_batches: false,
             dispatch_when_idle: false,
+            tokenizer: None,
         }
     }
 }

@@ -333,6 +333,14 @@ fn check_batching(
             ),
         ));
     }
+    if let Some(path) = &batching.tokenizer
+        && !path.exists()
+    {
+        errors.push((
+            at_field("tokenizer"),
+            format!("{} does not exist", path.display()),
+        ));
+    }
     if batching.max_queued == 0 {
         errors.push((at_field("max_queued"), "must be at least 1".into()));
     }

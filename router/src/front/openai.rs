@@ -96,8 +96,13 @@ async fn proxy(
     let headers = upstream_headers(&parts.headers, request_id);
     if operation == OpenAiOperation::Embeddings
         && let Some(batching) = &route.batching
-        && let Some(offer) =
-            crate::batch::embeddings::offer(path_and_query, headers.clone(), &body, received_at)
+        && let Some(offer) = crate::batch::embeddings::offer(
+            path_and_query,
+            headers.clone(),
+            &body,
+            received_at,
+            batching.tokenizer.as_deref(),
+        )
     {
         let outcome = batching.embeddings.submit(app, route, offer).await;
         if let Some(response) = crate::batch::respond(

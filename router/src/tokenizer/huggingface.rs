@@ -65,10 +65,15 @@ impl HuggingFaceTokenizer {
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             (path.to_path_buf(), dir)
         };
-        let tokenizer = Tokenizer::from_file(&file).map_err(|e| TokenizerError::Load {
+        let mut tokenizer = Tokenizer::from_file(&file).map_err(|e| TokenizerError::Load {
             path: file.clone(),
             message: e.to_string(),
         })?;
+        // Engines tokenize prompts unpadded and untruncated (an embedding
+        // model's tokenizer.json often pads to a fixed length): so must the
+        // router, or its token counts and prefix keys would be off.
+        tokenizer.with_padding(None);
+        let _ = tokenizer.with_truncation(None);
         let config = read_config(&dir.join("tokenizer_config.json"))?;
         let source = match template_override {
             Some(path) => Some(read(path)?),
