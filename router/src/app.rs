@@ -155,12 +155,13 @@ impl App {
             }
             if let Some(batching) = &model.batching {
                 let triton = pool.endpoints.iter().any(|e| e.kind == EngineKind::Triton);
-                let batching = ModelBatching::new(model_name, batching, triton).map_err(|source| {
-                    BuildError::Tokenizer {
-                        pool: model.pool.clone(),
-                        source,
-                    }
-                })?;
+                let batching =
+                    ModelBatching::new(model_name, batching, triton).map_err(|source| {
+                        BuildError::Tokenizer {
+                            pool: model.pool.clone(),
+                            source,
+                        }
+                    })?;
                 route.batching = Some(Arc::new(batching));
             }
             routes.push(route);

@@ -52,7 +52,10 @@ async fn embeddings_batched_through_the_router_match_direct_calls() {
         assert_eq!(*status, 200, "request {i}: {got}");
         let (direct_status, want) = embed(&fleet.urls[0], body).await;
         assert_eq!(direct_status, 200, "direct {i}: {want}");
-        assert_eq!(got["data"], want["data"], "request {i}: vectors and indexes");
+        assert_eq!(
+            got["data"], want["data"],
+            "request {i}: vectors and indexes"
+        );
         assert_eq!(got["usage"], want["usage"], "request {i}: usage");
         assert_eq!(got["model"], want["model"]);
     }
@@ -73,7 +76,10 @@ async fn embeddings_batched_through_the_router_match_direct_calls() {
     for (i, (status, body)) in answers.iter().enumerate() {
         if i == 3 {
             assert_eq!(*status, 400, "the long input: {body}");
-            assert!(body["error"]["message"].is_string() || body["message"].is_string(), "{body}");
+            assert!(
+                body["error"]["message"].is_string() || body["message"].is_string(),
+                "{body}"
+            );
         } else {
             assert_eq!(*status, 200, "request {i}: {body}");
         }

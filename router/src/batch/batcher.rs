@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Gauge, Histogram};
 use tokio::sync::oneshot;
 
-use super::queue::{self, Admission, Limits};
+use super::queue::{self, Admission, ArrivalRate, Limits};
 use super::send::{Codec, Outcome, send_batch};
 use super::settings::Settings;
 use crate::app::App;
@@ -20,6 +20,13 @@ use crate::observability::metrics as m;
 
 /// Which requests may share a call: equal keys, equal layout.
 pub type BatchKey = Vec<u8>;
+
+/// Appends a length-prefixed part to a key, so that parts cannot run into
+/// each other.
+pub fn push_key(key: &mut BatchKey, part: &[u8]) {
+    key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    key.extend_from_slice(part);
+}
 
 /// A request offered to the batcher.
 pub struct Offer<M> {
@@ -41,16 +48,14 @@ struct State<M> {
     pending: HashMap<BatchKey, Pending<M>>,
     /// Requests in `pending`.
     queued: usize,
-    /// Batches sent and not yet answered.
-    in_flight: usize,
     next_generation: u64,
+    arrivals: ArrivalRate,
 }
 
 struct Pending<M> {
     /// Tells a timer whether the batch it was set for is still this one.
     generation: u64,
     rows: usize,
-    first_enqueued: Instant,
     waiting: Vec<Waiting<M>>,
 }
 
@@ -102,14 +107,15 @@ type Timer = (BatchKey, u64, Instant);
 
 impl<C: Codec> Batcher<C> {
     pub fn new(model: &str, codec: C, settings: Arc<Settings>) -> Self {
+        let arrivals = ArrivalRate::new(settings.limits().max_queue_delay);
         Self {
             codec,
             settings,
             state: Mutex::new(State {
                 pending: HashMap::new(),
                 queued: 0,
-                in_flight: 0,
                 next_generation: 0,
+                arrivals,
             }),
             metrics: BatchMetrics::new(model),
         }
@@ -203,12 +209,11 @@ impl<C: Codec> Batcher<C> {
         {
             ready.push(batch);
         }
-        let model_idle = state.in_flight == 0 && state.queued == 0;
+        let company = state.arrivals.arrive(now, limits.max_queue_delay);
         let generation = state.next_generation;
         let pending = state.pending.entry(key.clone()).or_insert_with(|| Pending {
             generation,
             rows: 0,
-            first_enqueued: now,
             waiting: Vec::new(),
         });
         let started = pending.waiting.is_empty();
@@ -221,7 +226,7 @@ impl<C: Codec> Batcher<C> {
         state.queued += 1;
         self.metrics.queued.set(state.queued as f64);
         let mut timer = None;
-        if queue::send_on_arrival(limits, rows, requests, model_idle) {
+        if queue::send_on_arrival(limits, rows, requests, company) {
             ready.extend(self.take(state, &key));
         } else if started {
             timer = Some((key, generation, timer_deadline(now, limits.max_queue_delay)));
@@ -229,11 +234,10 @@ impl<C: Codec> Batcher<C> {
         (ready, timer)
     }
 
-    /// Removes a pending batch from the queues and counts it in flight.
+    /// Removes a pending batch from the queues.
     fn take(&self, state: &mut State<C::Member>, key: &BatchKey) -> Option<Batch<C::Member>> {
         let pending = state.pending.remove(key)?;
         state.queued -= pending.waiting.len();
-        state.in_flight += 1;
         self.metrics.queued.set(state.queued as f64);
         Some(pending.waiting)
     }
@@ -270,30 +274,7 @@ impl<C: Codec> Batcher<C> {
         let (app, route) = (Arc::clone(app), Arc::clone(route));
         tokio::spawn(async move {
             send_batch(&batcher.codec, &batcher.metrics, &app, &route, batch).await;
-            batcher.finished(&app, &route);
         });
-    }
-
-    /// A batch was answered. With `dispatch_when_idle`, the oldest waiting
-    /// batch need not wait for its timer once nothing is in flight.
-    fn finished(self: &Arc<Self>, app: &Arc<App>, route: &Arc<ModelRoute>) {
-        let batch = {
-            let mut state = self.lock();
-            state.in_flight = state.in_flight.saturating_sub(1);
-            if state.in_flight > 0 || !self.settings.dispatch_when_idle() {
-                None
-            } else {
-                let oldest = state
-                    .pending
-                    .iter()
-                    .min_by_key(|(_, p)| p.first_enqueued)
-                    .map(|(k, _)| k.clone());
-                oldest.and_then(|key| self.take(&mut state, &key))
-            }
-        };
-        if let Some(batch) = batch {
-            self.spawn_send(app, route, batch);
-        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<C::Member>> {

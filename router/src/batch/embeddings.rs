@@ -290,7 +290,8 @@ mod tests {
                     "/v1/embeddings",
                     HeaderMap::new(),
                     &Bytes::from(bad),
-                    std::time::Instant::now()
+                    std::time::Instant::now(),
+                    None
                 )
                 .is_none(),
                 "{bad}"

@@ -15,7 +15,7 @@ use switchyard_proto::inference::{
     InferParameter, InferTensorContents, ModelInferRequest, ModelInferResponse,
 };
 
-use super::batcher::{BatchKey, Offer};
+use super::batcher::{BatchKey, Offer, push_key};
 use super::send::{Codec, Merged, UpstreamReply};
 use super::tensor;
 use crate::front::ResponseBody;
@@ -99,11 +99,6 @@ pub fn offer(
         },
         received_at,
     })
-}
-
-fn push_key(key: &mut BatchKey, part: &[u8]) {
-    key.extend_from_slice(&(part.len() as u32).to_le_bytes());
-    key.extend_from_slice(part);
 }
 
 /// Parameters in name order: a map's encoding order is not fixed.
@@ -286,5 +281,124 @@ impl Codec for KserveGrpc {
                 response
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_proto::inference::model_infer_request::InferInputTensor;
+    use switchyard_proto::inference::model_infer_response::InferOutputTensor;
+
+    const PATH: &str = "/inference.GRPCInferenceService/ModelInfer";
+
+    fn request(id: &str, rows: &[f32]) -> Offer<Member> {
+        let message = ModelInferRequest {
+            model_name: "m".into(),
+            id: id.into(),
+            inputs: vec![InferInputTensor {
+                name: "X".into(),
+                datatype: "FP32".into(),
+                shape: vec![rows.len() as i64, 1],
+                ..Default::default()
+            }],
+            raw_input_contents: vec![rows.iter().flat_map(|v| v.to_le_bytes()).collect()],
+            ..Default::default()
+        };
+        let body = frame(&Bytes::from(message.encode_to_vec()));
+        offer(PATH, HeaderMap::new(), &body, std::time::Instant::now()).unwrap()
+    }
+
+    #[test]
+    fn raw_tensors_merge_and_split_by_rows() {
+        let a = request("a", &[1.0]);
+        let b = request("b", &[2.0, 3.0]);
+        assert_eq!(a.key, b.key);
+        let members = [&a.member, &b.member];
+        let merged = KserveGrpc.merge(&members).unwrap();
+        let sent = ModelInferRequest::decode(single_message(&merged.body).unwrap()).unwrap();
+        assert_eq!(sent.inputs[0].shape, vec![3, 1]);
+        assert_eq!(sent.raw_input_contents[0].len(), 12);
+        assert!(sent.id.is_empty());
+
+        let answer = ModelInferResponse {
+            model_name: "m".into(),
+            model_version: "1".into(),
+            outputs: vec![InferOutputTensor {
+                name: "Y".into(),
+                datatype: "FP32".into(),
+                shape: vec![3, 1],
+                ..Default::default()
+            }],
+            raw_output_contents: vec![Bytes::from_static(&[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0])],
+            ..Default::default()
+        };
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let reply = UpstreamReply {
+            status: http::StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: frame(&Bytes::from(answer.encode_to_vec())),
+            trailers: Some(trailers),
+        };
+        let parts = KserveGrpc.split(&reply, &members).unwrap();
+        let decode = |r: &Response<ResponseBody>| match r.body() {
+            ResponseBody::Grpc {
+                message: Some(m), ..
+            } => ModelInferResponse::decode(single_message(m).unwrap()).unwrap(),
+            _ => panic!("a gRPC message"),
+        };
+        let first = decode(&parts[0]);
+        assert_eq!(first.id, "a");
+        assert_eq!(first.outputs[0].shape, vec![1, 1]);
+        assert_eq!(&first.raw_output_contents[0][..], &[1, 0, 0, 0]);
+        let second = decode(&parts[1]);
+        assert_eq!(second.id, "b");
+        assert_eq!(second.outputs[0].shape, vec![2, 1]);
+        assert_eq!(
+            &second.raw_output_contents[0][..],
+            &[2, 0, 0, 0, 3, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn typed_contents_are_cut_by_elements() {
+        let contents = InferTensorContents {
+            fp32_contents: vec![1.0, 2.0, 3.0, 4.0],
+            ..Default::default()
+        };
+        let part = slice_contents(&contents, 1..3).unwrap();
+        assert_eq!(part.fp32_contents, vec![2.0, 3.0]);
+        assert!(part.int_contents.is_empty());
+        let mut merged = InferTensorContents::default();
+        extend_contents(&mut merged, &contents);
+        extend_contents(&mut merged, &part);
+        assert_eq!(content_len(&merged), 6);
+    }
+
+    #[test]
+    fn sequence_and_compressed_requests_go_alone() {
+        let mut message = ModelInferRequest {
+            model_name: "m".into(),
+            inputs: vec![InferInputTensor {
+                name: "X".into(),
+                datatype: "FP32".into(),
+                shape: vec![1, 1],
+                ..Default::default()
+            }],
+            raw_input_contents: vec![Bytes::from_static(&[0, 0, 0, 0])],
+            ..Default::default()
+        };
+        message
+            .parameters
+            .insert("sequence_id".into(), InferParameter::default());
+        let body = frame(&Bytes::from(message.encode_to_vec()));
+        assert!(offer(PATH, HeaderMap::new(), &body, std::time::Instant::now()).is_none());
+        message.parameters.clear();
+        let body = frame(&Bytes::from(message.encode_to_vec()));
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-encoding", HeaderValue::from_static("gzip"));
+        assert!(offer(PATH, headers, &body, std::time::Instant::now()).is_none());
+        assert!(offer(PATH, HeaderMap::new(), &body, std::time::Instant::now()).is_some());
     }
 }

@@ -13,9 +13,9 @@ pub struct Limits {
     pub preferred: Vec<usize>,
     /// Requests waiting across all of the model's queues.
     pub max_queued: usize,
-    /// Send a lone request at once when nothing of the model is queued or in
-    /// flight.
-    pub dispatch_when_idle: bool,
+    /// Send a request that starts a batch at once when no other request is
+    /// expected within `max_queue_delay`.
+    pub eager_when_quiet: bool,
 }
 
 /// What to do with a request that arrives.
@@ -47,15 +47,56 @@ pub fn send_before_joining(limits: &Limits, pending_rows: usize, rows: usize) ->
 }
 
 /// Whether a pending batch is sent right after a request joined it.
+/// `expected_company`: how many other requests the model's recent arrival
+/// rate predicts within `max_queue_delay`.
 pub fn send_on_arrival(
     limits: &Limits,
     pending_rows: usize,
     pending_requests: usize,
-    model_idle: bool,
+    expected_company: f64,
 ) -> bool {
     pending_rows >= limits.max_rows
         || limits.preferred.contains(&pending_rows)
-        || (limits.dispatch_when_idle && model_idle && pending_requests == 1)
+        || (limits.eager_when_quiet && pending_requests == 1 && expected_company < 1.0)
+}
+
+/// The recent arrival rate of a model's requests: an exponentially decayed
+/// count, so that a burst counts at once and a lull fades within `horizon`.
+#[derive(Debug, Clone)]
+pub struct ArrivalRate {
+    horizon: Duration,
+    count: f64,
+    last: Option<std::time::Instant>,
+}
+
+impl ArrivalRate {
+    pub fn new(max_queue_delay: Duration) -> Self {
+        Self {
+            // Long enough to span several delays, short enough to follow load.
+            horizon: (max_queue_delay * 10).max(Duration::from_millis(100)),
+            count: 0.0,
+            last: None,
+        }
+    }
+
+    /// Records an arrival; returns how many other requests are expected
+    /// within `window`: by the rate before it, and at least one when the
+    /// previous request came less than `window` ago (a burst is under way).
+    pub fn arrive(&mut self, now: std::time::Instant, window: Duration) -> f64 {
+        let tau = self.horizon.as_secs_f64();
+        let mut expected = 0.0;
+        if let Some(last) = self.last {
+            let gap = now.saturating_duration_since(last);
+            self.count *= (-gap.as_secs_f64() / tau).exp();
+            if gap < window {
+                expected = 1.0;
+            }
+        }
+        let expected = f64::max(expected, self.count / tau * window.as_secs_f64());
+        self.count += 1.0;
+        self.last = Some(now);
+        expected
+    }
 }
 
 #[cfg(test)]
@@ -68,7 +109,7 @@ mod tests {
             max_queue_delay: Duration::from_millis(5),
             preferred: vec![4],
             max_queued: 10,
-            dispatch_when_idle: false,
+            eager_when_quiet: false,
         }
     }
 
@@ -87,23 +128,53 @@ mod tests {
     #[test]
     fn full_or_preferred_batches_go_at_once() {
         let l = limits();
-        assert!(!send_on_arrival(&l, 3, 3, true));
-        assert!(send_on_arrival(&l, 4, 2, false), "preferred size");
-        assert!(send_on_arrival(&l, 8, 5, false), "full");
+        assert!(!send_on_arrival(&l, 3, 3, 0.0));
+        assert!(send_on_arrival(&l, 4, 2, 5.0), "preferred size");
+        assert!(send_on_arrival(&l, 8, 5, 5.0), "full");
         assert!(send_before_joining(&l, 6, 3));
         assert!(!send_before_joining(&l, 6, 2));
         assert!(!send_before_joining(&l, 0, 8));
     }
 
     #[test]
-    fn idle_dispatch_only_when_enabled_and_alone() {
+    fn quiet_models_skip_the_delay() {
         let l = Limits {
-            dispatch_when_idle: true,
+            eager_when_quiet: true,
             ..limits()
         };
-        assert!(send_on_arrival(&l, 1, 1, true));
-        assert!(!send_on_arrival(&l, 1, 1, false), "something in flight");
-        assert!(!send_on_arrival(&l, 2, 2, true), "already a queue");
-        assert!(!send_on_arrival(&limits(), 1, 1, true), "disabled");
+        assert!(send_on_arrival(&l, 1, 1, 0.3), "nobody expected: go");
+        assert!(!send_on_arrival(&l, 1, 1, 1.5), "company expected: wait");
+        assert!(
+            !send_on_arrival(&l, 2, 2, 0.0),
+            "already a batch: its timer decides"
+        );
+        assert!(!send_on_arrival(&limits(), 1, 1, 0.0), "disabled");
+    }
+
+    #[test]
+    fn arrival_rate_follows_load() {
+        let delay = Duration::from_millis(5);
+        let mut rate = ArrivalRate::new(delay);
+        let mut now = std::time::Instant::now();
+        // One request every 21 ms (one client, a 20 ms model): nobody to wait for.
+        let mut expected = 0.0;
+        for _ in 0..50 {
+            now += Duration::from_millis(21);
+            expected = rate.arrive(now, delay);
+        }
+        assert!(expected < 0.5, "{expected}");
+        // Eight requests every 25 ms: company is expected.
+        for _ in 0..20 {
+            now += Duration::from_millis(25);
+            for _ in 0..8 {
+                expected = rate.arrive(now, delay);
+            }
+        }
+        assert!(expected > 1.0, "{expected}");
+        // After a lull the rate fades; a burst is company at once.
+        now += Duration::from_secs(2);
+        assert!(rate.arrive(now, delay) < 0.01);
+        now += Duration::from_micros(100);
+        assert!(rate.arrive(now, delay) >= 1.0);
     }
 }

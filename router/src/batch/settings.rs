@@ -34,7 +34,7 @@ impl Settings {
                     .map(|&s| s as usize)
                     .collect(),
                 max_queued: config.max_queued as usize,
-                dispatch_when_idle: config.dispatch_when_idle,
+                eager_when_quiet: config.eager_when_quiet,
             },
             max_rows: AtomicUsize::new(max_rows),
             max_rows_gauge,
@@ -46,10 +46,6 @@ impl Settings {
             max_rows: self.max_rows.load(Ordering::Relaxed),
             ..self.base.clone()
         }
-    }
-
-    pub fn dispatch_when_idle(&self) -> bool {
-        self.base.dispatch_when_idle
     }
 
     /// The configured batch size.

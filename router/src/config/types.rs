@@ -509,10 +509,10 @@ pub struct BatchingConfig {
     /// Batch a Triton model even when its config has `dynamic_batching`
     /// (by default the router leaves batching to Triton then).
     pub even_if_server_batches: bool,
-    /// Send a request at once when nothing of its model is queued or in
-    /// flight: no added latency at low load, but a closed loop of clients can
-    /// then settle into alternating small and large batches.
-    pub dispatch_when_idle: bool,
+    /// A request that finds no batch to join goes at once when, at the
+    /// model's recent arrival rate, no other request is expected within
+    /// `max_queue_delay`: waiting would add latency and gain nothing.
+    pub eager_when_quiet: bool,
     /// The embedding model's `tokenizer.json` (or its directory): each
     /// caller's share of a merged call's `usage` is then its inputs' exact
     /// token count; without it, the total is shared out by input length.
@@ -527,7 +527,7 @@ impl Default for BatchingConfig {
             preferred_batch_sizes: Vec::new(),
             max_queued: 1024,
             even_if_server_batches: false,
-            dispatch_when_idle: false,
+            eager_when_quiet: true,
             tokenizer: None,
         }
     }
