@@ -14,6 +14,7 @@ use super::queue::{self, Admission, ArrivalRate, Limits};
 use super::send::{Codec, Outcome, send_batch};
 use super::settings::Settings;
 use crate::app::App;
+use crate::clock::now_ms;
 use crate::front::errors::ApiError;
 use crate::models::ModelRoute;
 use crate::observability::metrics as m;
@@ -159,7 +160,14 @@ impl<C: Codec> Batcher<C> {
                 enqueued_at: now,
                 reply,
             };
-            self.enqueue(&mut state, &limits, offer.key, waiting, now)
+            self.enqueue(
+                &mut state,
+                &limits,
+                offer.key,
+                waiting,
+                now,
+                idle_replica(route),
+            )
         };
         for batch in ready {
             self.spawn_send(app, route, batch);
@@ -201,6 +209,7 @@ impl<C: Codec> Batcher<C> {
         key: BatchKey,
         waiting: Waiting<C::Member>,
         now: Instant,
+        idle_replica: bool,
     ) -> (Vec<Batch<C::Member>>, Option<Timer>) {
         let mut ready = Vec::new();
         let pending_rows = state.pending.get(&key).map_or(0, |p| p.rows);
@@ -210,6 +219,7 @@ impl<C: Codec> Batcher<C> {
             ready.push(batch);
         }
         let company = state.arrivals.arrive(now, limits.max_queue_delay);
+        let quiet = idle_replica && company < 1.0;
         let generation = state.next_generation;
         let pending = state.pending.entry(key.clone()).or_insert_with(|| Pending {
             generation,
@@ -226,7 +236,7 @@ impl<C: Codec> Batcher<C> {
         state.queued += 1;
         self.metrics.queued.set(state.queued as f64);
         let mut timer = None;
-        if queue::send_on_arrival(limits, rows, requests, company) {
+        if queue::send_on_arrival(limits, rows, requests, quiet) {
             ready.extend(self.take(state, &key));
         } else if started {
             timer = Some((key, generation, timer_deadline(now, limits.max_queue_delay)));
@@ -282,6 +292,17 @@ impl<C: Codec> Batcher<C> {
         // is made under the lock in a few plain steps.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether some replica of the model's pool is up and has nothing in flight
+/// through this router. Without one, a request that goes at once only
+/// queues on a busy server: it may as well wait for company.
+fn idle_replica(route: &ModelRoute) -> bool {
+    let pool = &route.pool;
+    let now = now_ms();
+    pool.endpoints
+        .iter()
+        .any(|e| e.in_flight() == 0 && e.is_available(now, pool.max_in_flight_per_endpoint))
 }
 
 /// When a batch's timer fires. Tokio's timers round up to the next whole

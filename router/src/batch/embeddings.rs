@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -118,6 +118,8 @@ impl Codec for Embeddings {
         let body = format!("{prefix}{model_json},{}", &rest_json[1..]);
         let mut headers = first.headers.clone();
         headers.remove(CONTENT_LENGTH);
+        // The answer is read and cut here, so it must come uncompressed.
+        headers.remove(ACCEPT_ENCODING);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Merged {
             path: first.path.clone(),

@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -237,6 +237,8 @@ impl Codec for KserveHttp {
         let json = request_json(first, inputs)?;
         let mut headers = first.headers.clone();
         headers.remove(CONTENT_LENGTH);
+        // The answer is read and cut here, so it must come uncompressed.
+        headers.remove(ACCEPT_ENCODING);
         headers.remove(&HEADER_LENGTH);
         let body = if binary.is_empty() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

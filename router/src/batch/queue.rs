@@ -47,17 +47,17 @@ pub fn send_before_joining(limits: &Limits, pending_rows: usize, rows: usize) ->
 }
 
 /// Whether a pending batch is sent right after a request joined it.
-/// `expected_company`: how many other requests the model's recent arrival
-/// rate predicts within `max_queue_delay`.
+/// `quiet`: a replica is idle and no other request is expected within
+/// `max_queue_delay`.
 pub fn send_on_arrival(
     limits: &Limits,
     pending_rows: usize,
     pending_requests: usize,
-    expected_company: f64,
+    quiet: bool,
 ) -> bool {
     pending_rows >= limits.max_rows
         || limits.preferred.contains(&pending_rows)
-        || (limits.eager_when_quiet && pending_requests == 1 && expected_company < 1.0)
+        || (limits.eager_when_quiet && pending_requests == 1 && quiet)
 }
 
 /// The recent arrival rate of a model's requests: an exponentially decayed
@@ -128,9 +128,9 @@ mod tests {
     #[test]
     fn full_or_preferred_batches_go_at_once() {
         let l = limits();
-        assert!(!send_on_arrival(&l, 3, 3, 0.0));
-        assert!(send_on_arrival(&l, 4, 2, 5.0), "preferred size");
-        assert!(send_on_arrival(&l, 8, 5, 5.0), "full");
+        assert!(!send_on_arrival(&l, 3, 3, true));
+        assert!(send_on_arrival(&l, 4, 2, false), "preferred size");
+        assert!(send_on_arrival(&l, 8, 5, false), "full");
         assert!(send_before_joining(&l, 6, 3));
         assert!(!send_before_joining(&l, 6, 2));
         assert!(!send_before_joining(&l, 0, 8));
@@ -142,13 +142,16 @@ mod tests {
             eager_when_quiet: true,
             ..limits()
         };
-        assert!(send_on_arrival(&l, 1, 1, 0.3), "nobody expected: go");
-        assert!(!send_on_arrival(&l, 1, 1, 1.5), "company expected: wait");
+        assert!(send_on_arrival(&l, 1, 1, true), "quiet: go");
         assert!(
-            !send_on_arrival(&l, 2, 2, 0.0),
+            !send_on_arrival(&l, 1, 1, false),
+            "busy or company expected: wait"
+        );
+        assert!(
+            !send_on_arrival(&l, 2, 2, true),
             "already a batch: its timer decides"
         );
-        assert!(!send_on_arrival(&limits(), 1, 1, 0.0), "disabled");
+        assert!(!send_on_arrival(&limits(), 1, 1, true), "disabled");
     }
 
     #[test]

@@ -509,9 +509,10 @@ pub struct BatchingConfig {
     /// Batch a Triton model even when its config has `dynamic_batching`
     /// (by default the router leaves batching to Triton then).
     pub even_if_server_batches: bool,
-    /// A request that finds no batch to join goes at once when, at the
-    /// model's recent arrival rate, no other request is expected within
-    /// `max_queue_delay`: waiting would add latency and gain nothing.
+    /// A request that finds no batch to join goes at once when a replica is
+    /// idle and, at the model's recent arrival rate, no other request is
+    /// expected within `max_queue_delay`: waiting would add latency and gain
+    /// nothing.
     pub eager_when_quiet: bool,
     /// The embedding model's `tokenizer.json` (or its directory): each
     /// caller's share of a merged call's `usage` is then its inputs' exact
