@@ -9,17 +9,19 @@
 #   embeddings: all-MiniLM-L6-v2 on one real vLLM CPU instance, /v1/embeddings of one sentence
 #               (vLLM batches internally: the gain is fewer calls).
 #   scripts/bench/batching.sh [--only triton|embeddings] [--rounds 2] [--duration 5] [--out FILE]
+#                             [--no-eager]   (eager_when_quiet: false: every request waits for its batch)
 # Writes a Markdown table (stdout, and --out if given).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-ONLY="" ROUNDS=2 DURATION=5 OUT=""
+ONLY="" ROUNDS=2 DURATION=5 OUT="" EAGER=true
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) ONLY="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --no-eager) EAGER=false; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -71,7 +73,7 @@ models:
     pool: triton
 "
   PLAIN="$(start_router plain "$POOL")"
-  BATCHED="$(start_router batched "$POOL    batching: {max_batch_size: 64, max_queue_delay: 5ms, max_queued: 4096}
+  BATCHED="$(start_router batched "$POOL    batching: {max_batch_size: 64, max_queue_delay: 5ms, max_queued: 4096, eager_when_quiet: $EAGER}
 ")"
   for _ in $(seq 100); do
     curl -s "$BATCHED/metrics" | grep -q '^switchyard_batch_max_rows{model="fixed_cost"} 64' && break; sleep 0.1
@@ -95,7 +97,7 @@ models:
     pool: minilm
 "
   PLAIN="$(start_router eplain "$POOL")"
-  BATCHED="$(start_router ebatched "$POOL    batching: {max_batch_size: 64, max_queue_delay: 5ms, max_queued: 4096, tokenizer: \"$MODEL_DIR\"}
+  BATCHED="$(start_router ebatched "$POOL    batching: {max_batch_size: 64, max_queue_delay: 5ms, max_queued: 4096, eager_when_quiet: $EAGER, tokenizer: \"$MODEL_DIR\"}
 ")"
   python3 -c 'import json,sys; print(json.dumps({"model": sys.argv[1], "input": "Switchyard routes each request to the replica that will serve it best."}))' "$VLLM_MODEL" >"$WORK/embed.json"
   run_levels embeddings /v1/embeddings "$WORK/embed.json" \
