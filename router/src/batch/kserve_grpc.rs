@@ -157,6 +157,21 @@ fn slice_contents(c: &InferTensorContents, range: Range<usize>) -> Option<InferT
     })
 }
 
+/// Sets output `i` of a member's copy of the answer. Every copy has the
+/// answer's outputs (and raw contents, checked to match them), so `i` is in
+/// range; `fill` writes its data.
+fn set_output(
+    part: &mut ModelInferResponse,
+    i: usize,
+    shape: Vec<i64>,
+    fill: impl FnOnce(&mut ModelInferResponse),
+) {
+    if let Some(output) = part.outputs.get_mut(i) {
+        output.shape = shape;
+        fill(part);
+    }
+}
+
 impl Codec for KserveGrpc {
     type Member = Member;
 
@@ -171,7 +186,7 @@ impl Codec for KserveGrpc {
         merged.id.clear();
         let raw = !merged.raw_input_contents.is_empty();
         for (i, input) in merged.inputs.iter_mut().enumerate() {
-            input.shape[0] = total as i64;
+            *input.shape.first_mut().ok_or("a scalar input")? = total as i64;
             if raw {
                 let mut bytes = BytesMut::new();
                 for m in members {
@@ -182,7 +197,10 @@ impl Codec for KserveGrpc {
                             .ok_or("members differ in inputs")?,
                     );
                 }
-                merged.raw_input_contents[i] = bytes.freeze();
+                *merged
+                    .raw_input_contents
+                    .get_mut(i)
+                    .ok_or("members differ in inputs")? = bytes.freeze();
             } else {
                 let mut contents = InferTensorContents::default();
                 for m in members {
@@ -245,8 +263,9 @@ impl Codec for KserveGrpc {
                 let ranges = tensor::cut_rows(layout, data, per_row, &rows)
                     .ok_or_else(|| format!("output {} does not hold its shape", output.name))?;
                 for ((part, range), &r) in parts.iter_mut().zip(ranges).zip(&rows) {
-                    part.outputs[i].shape = shape_of(r);
-                    part.raw_output_contents[i] = data.slice(range);
+                    set_output(part, i, shape_of(r), |p| {
+                        p.raw_output_contents[i] = data.slice(range);
+                    });
                 }
             } else {
                 let contents = output
@@ -256,9 +275,8 @@ impl Codec for KserveGrpc {
                 let ranges = tensor::cut_elements(content_len(contents), per_row, &rows)
                     .ok_or_else(|| format!("output {} does not hold its shape", output.name))?;
                 for ((part, range), &r) in parts.iter_mut().zip(ranges).zip(&rows) {
-                    part.outputs[i].shape = shape_of(r);
-                    part.outputs[i].contents =
-                        Some(slice_contents(contents, range).ok_or("mixed typed contents")?);
+                    let cut = slice_contents(contents, range).ok_or("mixed typed contents")?;
+                    set_output(part, i, shape_of(r), |p| p.outputs[i].contents = Some(cut));
                 }
             }
         }
