@@ -3,6 +3,7 @@
 //! endpoints: that is the router's job.
 
 pub mod engine_kind;
+pub mod gpu;
 pub mod http_client;
 pub mod kv_events;
 pub mod load_signals;

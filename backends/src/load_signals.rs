@@ -158,6 +158,17 @@ pub fn parse_engine_load(kind: EngineKind, text: &str) -> EngineLoad {
 /// yield nothing. Written here because the parser crates available either
 /// reject `:` in metric names or fail the whole page on one bad line.
 pub fn parse_sample_line(line: &str) -> Option<(&str, f64)> {
+    let (name, mut rest) = split_metric_name(line)?;
+    if rest.starts_with('{') {
+        rest = skip_labels(rest)?;
+    }
+    let value: f64 = rest.split_whitespace().next()?.parse().ok()?;
+    value.is_finite().then_some((name, value))
+}
+
+/// A sample line's metric name and what follows it (labels, value); `None`
+/// for blank lines and comments.
+pub fn split_metric_name(line: &str) -> Option<(&str, &str)> {
     let line = line.trim_start();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -165,15 +176,8 @@ pub fn parse_sample_line(line: &str) -> Option<(&str, f64)> {
     let name_end = line
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .unwrap_or(line.len());
-    let (name, mut rest) = line.split_at(name_end);
-    if name.is_empty() {
-        return None;
-    }
-    if rest.starts_with('{') {
-        rest = skip_labels(rest)?;
-    }
-    let value: f64 = rest.split_whitespace().next()?.parse().ok()?;
-    value.is_finite().then_some((name, value))
+    let (name, rest) = line.split_at(name_end);
+    (!name.is_empty()).then_some((name, rest))
 }
 
 /// Given text starting at `{`, returns what follows the matching `}`.

@@ -24,6 +24,7 @@ use crate::observability::metrics as m;
 use crate::policy::{self, CacheAware, Policy};
 use crate::pool::Pool;
 use crate::prefix::{KvEventIndex, PrefixAudit, PromptKeying};
+use crate::telemetry::gpu::GpuTelemetry;
 use crate::telemetry::{KvEventFollower, run_engine_scrape};
 use crate::tokenizer::PromptTokenizer;
 
@@ -47,6 +48,8 @@ pub enum BuildError {
     UnknownPool { model: String, pool: String },
     #[error("model `{model}`, generate: {message}")]
     Generate { model: String, message: String },
+    #[error("GPU telemetry: {0}")]
+    GpuTelemetry(String),
     #[error("pool `{pool}`: {source}")]
     Tokenizer {
         pool: String,
@@ -66,6 +69,8 @@ pub struct App {
     health: HealthConfig,
     scrape: ScrapeConfig,
     kv_followers: Vec<KvEventFollower>,
+    /// GPU telemetry sources, and which endpoints' GPUs they report.
+    pub gpu: GpuTelemetry,
 }
 
 impl App {
@@ -177,6 +182,7 @@ impl App {
             health: config.health.clone(),
             scrape: config.scrape.clone(),
             kv_followers,
+            gpu: GpuTelemetry::from_config(config).map_err(BuildError::GpuTelemetry)?,
         })
     }
 
@@ -193,6 +199,10 @@ impl App {
         tokio::spawn(m::run_upkeep(self.metrics.clone(), shutdown.child_token()));
         for follower in &self.kv_followers {
             tokio::spawn(follower.clone().run(shutdown.child_token()));
+        }
+        if !self.gpu.is_empty() {
+            let client = build_http_client(&HttpClientConfig::default());
+            self.gpu.spawn(&client, shutdown);
         }
         for route in self.models.iter() {
             if let Some(batching) = &route.batching
@@ -350,7 +360,7 @@ fn build_endpoint(
 
 /// `host:port` (plus any path prefix) of a URL: short, and free of the
 /// credentials a URL may carry.
-fn default_endpoint_name(url: &str) -> String {
+pub(crate) fn default_endpoint_name(url: &str) -> String {
     match url.parse::<http::Uri>() {
         Ok(uri) => {
             let host = uri.host().unwrap_or("unknown");

@@ -33,6 +33,20 @@ enum Command {
     Config(ConfigCommand),
     /// Load-test an OpenAI-compatible server or the router; `bench compare A.json B.json`.
     Bench(Box<switchyard_bench::BenchCommand>),
+    /// Serve this GPU node's GPU state (NVML) for routers to poll: `/v1/gpus`, `/metrics`.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+struct AgentArgs {
+    #[arg(long, default_value = "0.0.0.0:9401")]
+    listen: SocketAddr,
+    /// How often NVML is read.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    interval: std::time::Duration,
+    /// `libnvidia-ml.so.1` to load (default: the system loader's search).
+    #[arg(long)]
+    nvml_library: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Sim(args) => sim(args),
         Command::Bench(command) => switchyard_bench::main(*command),
+        Command::Agent(args) => agent(args),
     }
 }
 
@@ -105,6 +120,17 @@ fn check(file: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `work` on a multi-threaded runtime (one worker per core).
+fn run_on_runtime(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match runtime(0) {
+        Ok(rt) => rt.block_on(work),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::FAILURE
         }
     }
@@ -197,6 +223,29 @@ async fn run_demo(listen: SocketAddr) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn agent(args: AgentArgs) -> ExitCode {
+    logging::init(&LoggingConfig::default());
+    run_on_runtime(async move {
+        let config = crate::agent::AgentConfig {
+            listen: args.listen,
+            interval: args.interval,
+            nvml_library: args.nvml_library,
+        };
+        match crate::agent::RunningAgent::start(config).await {
+            Ok(agent) => {
+                tracing::info!(address = %agent.address(), "switchyard agent listening");
+                shutdown_signal().await;
+                agent.shutdown().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 fn sim(args: SimArgs) -> ExitCode {
     logging::init(&LoggingConfig::default());
     let mut config = match &args.config {
@@ -227,14 +276,7 @@ fn sim(args: SimArgs) -> ExitCode {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
-    let rt = match runtime(0) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    rt.block_on(async move {
+    run_on_runtime(async move {
         tracing::info!(address = %args.listen, model = %config.served_model_name, "simulated engine listening");
         match switchyard_sim::serve_until(config, args.listen, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -45,6 +45,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
             health_path: None,
             metrics_path: None,
             kv_events: None,
+            gpus: None,
         })
         .collect();
     let mut pools = BTreeMap::new();
@@ -79,6 +80,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
         health: Default::default(),
         retries: Default::default(),
         scrape: Default::default(),
+        gpu_telemetry: Default::default(),
         pools,
         models,
     }

@@ -5,6 +5,7 @@
 //! (`proxy`) -> response. Background loops (`health`, `telemetry`) keep the
 //! endpoint snapshots (`endpoint`) that the policies read.
 
+pub mod agent;
 pub mod app;
 pub mod batch;
 pub mod cli;

@@ -205,6 +205,26 @@ mod tests {
     }
 
     #[test]
+    fn gpu_sources_need_the_right_url() {
+        let text = "gpu_telemetry:\n  interval: 2s\n  stale_after: 1s\npools:\n  p:\n    endpoints:\n      - url: http://a:1\n        gpus: {source: agent}\n      - url: http://b:1\n        gpus: {source: local, url: \"http://b:9401\"}\n      - url: http://c:1\n        gpus: {source: dcgm, url: \"http://c:9400/metrics\", devices: [0, GPU-x]}\nmodels:\n  m:\n    pool: p\n";
+        let found = issues(text);
+        let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+        assert!(
+            paths.contains(&"pools.p.endpoints[0].gpus.url"),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"pools.p.endpoints[1].gpus.url"),
+            "{paths:?}"
+        );
+        assert!(
+            !paths.contains(&"pools.p.endpoints[2].gpus.url"),
+            "{paths:?}"
+        );
+        assert!(paths.contains(&"gpu_telemetry.stale_after"), "{paths:?}");
+    }
+
+    #[test]
     fn missing_api_key_variable_is_a_warning_that_names_only_the_variable() {
         let text = "pools:\n  p:\n    endpoints:\n      - url: https://api.example.com\n        api_key_env: SWITCHYARD_TEST_SURELY_UNSET\nmodels:\n  m:\n    pool: p\n";
         let loaded = load_str(text, "t").unwrap();

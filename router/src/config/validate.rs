@@ -7,7 +7,7 @@ use http::Uri;
 use switchyard_backends::EngineKind;
 
 use super::locate::PathSegment;
-use super::types::{Config, PrefixIndexKind, TimeoutsConfig, TokenizerKind};
+use super::types::{Config, GpuSourceKind, PrefixIndexKind, TimeoutsConfig, TokenizerKind};
 
 type Issue = (Vec<PathSegment>, String);
 
@@ -122,6 +122,19 @@ pub fn validate(config: &Config) -> ValidationReport {
             errors.push((path, format!("address {} is used twice", listener.address)));
         }
     }
+    let gpu = &config.gpu_telemetry;
+    if gpu.interval.is_zero() {
+        errors.push((
+            at(&["gpu_telemetry", "interval"]),
+            "must be greater than 0".into(),
+        ));
+    }
+    if gpu.stale_after < gpu.interval {
+        errors.push((
+            at(&["gpu_telemetry", "stale_after"]),
+            "must not be shorter than interval".into(),
+        ));
+    }
     if config.server.max_body_bytes == 0 {
         errors.push((
             at(&["server", "max_body_bytes"]),
@@ -220,6 +233,27 @@ pub fn validate(config: &Config) -> ValidationReport {
             }
             if let Err(e) = endpoint.kind.parse::<EngineKind>() {
                 errors.push((field("kind"), e.to_string()));
+            }
+            if let Some(gpus) = &endpoint.gpus {
+                let mut gpu_field = field("gpus");
+                gpu_field.push(PathSegment::key("url"));
+                match (gpus.source, &gpus.url) {
+                    (GpuSourceKind::Local, Some(_)) => errors.push((
+                        gpu_field,
+                        "`source: local` reads this host's NVML and takes no url".into(),
+                    )),
+                    (GpuSourceKind::Agent | GpuSourceKind::Dcgm, None) => errors.push((
+                        gpu_field,
+                        "the agent's base URL or the DCGM exporter's metrics URL is required"
+                            .into(),
+                    )),
+                    (_, Some(url)) => {
+                        if let Err(message) = check_url(url) {
+                            errors.push((gpu_field, message));
+                        }
+                    }
+                    (GpuSourceKind::Local, None) => {}
+                }
             }
             if endpoint.weight == 0 {
                 errors.push((field("weight"), "must be at least 1".into()));

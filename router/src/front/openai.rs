@@ -41,12 +41,13 @@ pub async fn handle(
         (&Method::GET, None, "/v1/models") if openai => list_models(&app),
         (&Method::GET, None, "/health") => health(&app, false),
         (&Method::GET, None, "/ready") => health(&app, true),
+        (&Method::GET, None, "/gpus") => json(StatusCode::OK, &app.gpu.describe()),
         (&Method::GET, None, "/metrics") => text(
             StatusCode::OK,
             "text/plain; version=0.0.4",
             app.metrics.render(),
         ),
-        (_, None, path @ ("/v1/models" | "/health" | "/ready" | "/metrics")) => {
+        (_, None, path @ ("/v1/models" | "/health" | "/ready" | "/metrics" | "/gpus")) => {
             ApiError::method_not_allowed(request.method(), path).into_response()
         }
         (_, None, path) => ApiError::not_found(path).into_response(),

@@ -2,6 +2,7 @@
 //! The request path only ever reads what they wrote.
 
 mod engine_scrape;
+pub mod gpu;
 mod kv_events;
 
 pub use engine_scrape::run_engine_scrape;
