@@ -2,7 +2,7 @@
 //! from NVML in the background, as JSON (`GET /v1/gpus`, what the router
 //! polls) and as Prometheus text (`GET /metrics`). Without an NVIDIA driver
 //! it still serves: `/v1/gpus` answers 503 with the reason, and it tries to
-//! load NVML again every 30 s.
+//! load NVML again every 30 s (`LocalNvml`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,15 +19,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use switchyard_backends::gpu::nvml::NvmlReader;
 use switchyard_backends::gpu::{GpuReport, prometheus_text};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::gpu::read_nvml;
-
-const NVML_RETRY: Duration = Duration::from_secs(30);
+use crate::telemetry::gpu::LocalNvml;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -85,40 +82,14 @@ impl RunningAgent {
 }
 
 async fn poll(state: Arc<AgentState>, config: AgentConfig, shutdown: CancellationToken) {
-    let mut reader: Option<Arc<NvmlReader>> = None;
-    let mut next_open = tokio::time::Instant::now();
+    let mut nvml = LocalNvml::new(config.nvml_library.clone());
     loop {
-        if reader.is_none() && tokio::time::Instant::now() >= next_open {
-            let library = config.nvml_library.clone();
-            match tokio::task::spawn_blocking(move || NvmlReader::open(library.as_deref())).await {
-                Ok(Ok(opened)) => {
-                    tracing::info!(
-                        driver = opened.driver_version().unwrap_or_default(),
-                        "NVML loaded; serving GPU telemetry"
-                    );
-                    reader = Some(Arc::new(opened));
-                }
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "NVML could not be loaded (no NVIDIA driver?); /v1/gpus answers 503 until it can");
-                    state.error.store(Some(Arc::new(error.to_string())));
-                    next_open = tokio::time::Instant::now() + NVML_RETRY;
-                }
-                Err(error) => {
-                    state.error.store(Some(Arc::new(error.to_string())));
-                }
+        match nvml.read().await {
+            Ok(report) => {
+                state.report.store(Some(Arc::new(report)));
+                state.error.store(None);
             }
-        }
-        if let Some(r) = &reader {
-            match read_nvml(Arc::clone(r)).await {
-                Ok(report) => {
-                    state.report.store(Some(Arc::new(report)));
-                    state.error.store(None);
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "NVML read failed");
-                    state.error.store(Some(Arc::new(error)));
-                }
-            }
+            Err(error) => state.error.store(Some(Arc::new(error))),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

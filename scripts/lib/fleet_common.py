@@ -12,7 +12,9 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import socket
+import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -60,6 +62,35 @@ def alive(inst: dict) -> bool:
 def signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+def terminate_group(inst: dict, timeout: float, log) -> float | None:
+    """Stops an instance's process group: SIGTERM, then SIGKILL after `timeout` s. Returns the
+    seconds it took, or None when there was nothing of ours to stop. Marks the instance stopped."""
+    if inst.get("status") != "running" and not inst.get("pgid"):
+        return None
+    if not owns_group(inst):
+        log(f"instance {inst['index']}: pid {inst.get('pid')} is gone or reused; nothing to stop")
+        inst["status"] = "stopped"
+        return None
+    pgid = inst["pgid"]
+    took = None
+    if group_members(pgid):
+        t0 = time.monotonic()
+        signal_group(pgid, signal.SIGTERM)
+        while group_members(pgid) and time.monotonic() - t0 < timeout:
+            time.sleep(0.1)
+        if group_members(pgid):
+            log(f"instance {inst['index']}: still running {timeout:.0f}s after SIGTERM; SIGKILL")
+            signal_group(pgid, signal.SIGKILL)
+            t1 = time.monotonic()
+            while group_members(pgid) and time.monotonic() - t1 < 10:
+                time.sleep(0.1)
+            if group_members(pgid):
+                raise SystemExit(f"instance {inst['index']}: group {pgid} survived SIGKILL")
+        took = time.monotonic() - t0
+    inst["status"] = "stopped"
+    return took
 
 
 def memory_kib(pgid: int, field: str = "Rss") -> int:

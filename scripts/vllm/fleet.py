@@ -59,6 +59,7 @@ from fleet_common import (  # noqa: E402
     owns_group,
     alive,
     signal_group,
+    terminate_group,
     memory_kib,
     rss_kib,
     free_ports,
@@ -84,28 +85,9 @@ def log(msg: str) -> None:
 
 
 def stop_instance(inst: dict, timeout: float) -> None:
-    if inst.get("status") != "running" and not inst.get("pgid"):
-        return
-    if not owns_group(inst):
-        log(f"instance {inst['index']}: pid {inst.get('pid')} is gone or reused; nothing to stop")
-        inst["status"] = "stopped"
-        return
-    pgid = inst["pgid"]
-    if group_members(pgid):
-        t0 = time.monotonic()
-        signal_group(pgid, signal.SIGTERM)
-        while group_members(pgid) and time.monotonic() - t0 < timeout:
-            time.sleep(0.1)
-        if group_members(pgid):
-            log(f"instance {inst['index']}: still running {timeout:.0f}s after SIGTERM; SIGKILL")
-            signal_group(pgid, signal.SIGKILL)
-            t1 = time.monotonic()
-            while group_members(pgid) and time.monotonic() - t1 < 10:
-                time.sleep(0.1)
-            if group_members(pgid):
-                raise SystemExit(f"instance {inst['index']}: group {pgid} survived SIGKILL")
-        log(f"instance {inst['index']} (port {inst['port']}) stopped in {time.monotonic() - t0:.1f}s")
-    inst["status"] = "stopped"
+    took = terminate_group(inst, timeout, log)
+    if took is not None:
+        log(f"instance {inst['index']} (port {inst['port']}) stopped in {took:.1f}s")
 
 
 # ---------------------------------------------------------------- ports, state

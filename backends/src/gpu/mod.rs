@@ -64,36 +64,40 @@ pub enum GpuError {
     NoDcgmGpus,
 }
 
-/// Prometheus text for a set of readings: the agent's `/metrics`, and the
-/// metric names the router uses for its own view.
+/// How a reading turns into a metric value (`None`: not known).
+pub type GpuField = fn(&GpuReading) -> Option<f64>;
+
+/// The per-GPU metrics, as (name, Prometheus type, value): the agent's
+/// `/metrics` and the router's own gauges use the same names and units.
+pub const GPU_METRICS: [(&str, &str, GpuField); 8] = [
+    ("switchyard_gpu_memory_used_bytes", "gauge", |g| {
+        Some(g.memory_used_bytes as f64)
+    }),
+    ("switchyard_gpu_memory_total_bytes", "gauge", |g| {
+        Some(g.memory_total_bytes as f64)
+    }),
+    ("switchyard_gpu_utilization_ratio", "gauge", |g| {
+        g.utilization_gpu_percent.map(|p| f64::from(p) / 100.0)
+    }),
+    ("switchyard_gpu_memory_utilization_ratio", "gauge", |g| {
+        g.utilization_memory_percent.map(|p| f64::from(p) / 100.0)
+    }),
+    ("switchyard_gpu_temperature_celsius", "gauge", |g| {
+        g.temperature_celsius.map(f64::from)
+    }),
+    ("switchyard_gpu_power_watts", "gauge", |g| g.power_watts),
+    ("switchyard_gpu_throttle_reasons", "gauge", |g| {
+        g.throttle_reasons.map(|r| r as f64)
+    }),
+    ("switchyard_gpu_ecc_uncorrected_errors", "counter", |g| {
+        g.ecc_uncorrected_volatile.map(|e| e as f64)
+    }),
+];
+
+/// Prometheus text for a set of readings (the agent's `/metrics`).
 pub fn prometheus_text(report: &GpuReport) -> String {
-    type Field = fn(&GpuReading) -> Option<f64>;
     let mut out = String::new();
-    let metrics: [(&str, &str, Field); 8] = [
-        ("switchyard_gpu_memory_used_bytes", "gauge", |g| {
-            Some(g.memory_used_bytes as f64)
-        }),
-        ("switchyard_gpu_memory_total_bytes", "gauge", |g| {
-            Some(g.memory_total_bytes as f64)
-        }),
-        ("switchyard_gpu_utilization_ratio", "gauge", |g| {
-            g.utilization_gpu_percent.map(|p| f64::from(p) / 100.0)
-        }),
-        ("switchyard_gpu_memory_utilization_ratio", "gauge", |g| {
-            g.utilization_memory_percent.map(|p| f64::from(p) / 100.0)
-        }),
-        ("switchyard_gpu_temperature_celsius", "gauge", |g| {
-            g.temperature_celsius.map(f64::from)
-        }),
-        ("switchyard_gpu_power_watts", "gauge", |g| g.power_watts),
-        ("switchyard_gpu_throttle_reasons", "gauge", |g| {
-            g.throttle_reasons.map(|r| r as f64)
-        }),
-        ("switchyard_gpu_ecc_uncorrected_errors", "counter", |g| {
-            g.ecc_uncorrected_volatile.map(|e| e as f64)
-        }),
-    ];
-    for (name, kind, value) in metrics {
+    for (name, kind, value) in GPU_METRICS {
         out.push_str(&format!("# TYPE {name} {kind}\n"));
         for gpu in &report.gpus {
             if let Some(v) = value(gpu) {

@@ -58,8 +58,4 @@ impl Settings {
         self.max_rows.store(rows, Ordering::Relaxed);
         self.max_rows_gauge.set(rows as f64);
     }
-
-    pub fn max_rows(&self) -> usize {
-        self.max_rows.load(Ordering::Relaxed)
-    }
 }

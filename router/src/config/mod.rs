@@ -2,10 +2,14 @@
 //! serves, which pools of endpoints serve them, and how it treats failures.
 //! `load` parses and validates; every error names the field path and line.
 
+mod gpu_types;
 mod load;
 mod locate;
+mod model_types;
 mod types;
 mod validate;
 
+pub use gpu_types::*;
 pub use load::{ConfigError, ConfigIssue, LoadedConfig, load_file, load_str};
+pub use model_types::*;
 pub use types::*;

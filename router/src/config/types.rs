@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::gpu_types::{EndpointGpusConfig, GpuTelemetryConfig};
+use super::model_types::ModelConfig;
+
 /// Top-level configuration. Every section but `pools` and `models` has
 /// defaults, so a minimal file names only its endpoints.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -468,176 +471,10 @@ pub struct EndpointConfig {
     pub gpus: Option<EndpointGpusConfig>,
 }
 
-/// How often GPU telemetry is polled, and when a reading is too old.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GpuTelemetryConfig {
-    #[serde(with = "humantime_serde")]
-    pub interval: Duration,
-    /// Readings older than this are stale: shown as such and not relied on.
-    #[serde(with = "humantime_serde")]
-    pub stale_after: Duration,
-    /// `libnvidia-ml.so.1` to load for `source: local` (default: the system
-    /// loader's search, which finds the driver's library).
-    pub nvml_library: Option<PathBuf>,
-}
-
-impl Default for GpuTelemetryConfig {
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(1),
-            stale_after: Duration::from_secs(5),
-            nvml_library: None,
-        }
-    }
-}
-
-/// An endpoint's GPUs: which source reports them, and which of its GPUs.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointGpusConfig {
-    pub source: GpuSourceKind,
-    /// The agent's base URL (`agent`) or the exporter's metrics URL (`dcgm`).
-    #[serde(default)]
-    pub url: Option<String>,
-    /// GPU indices or UUIDs; empty means every GPU of the source.
-    #[serde(default)]
-    pub devices: Vec<GpuId>,
-}
-
-/// A GPU by its index on the node (`0`) or its UUID (`GPU-...`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum GpuId {
-    Index(u32),
-    Uuid(String),
-}
-
-impl std::fmt::Display for GpuId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GpuId::Index(i) => write!(f, "{i}"),
-            GpuId::Uuid(u) => f.write_str(u),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GpuSourceKind {
-    /// NVML on the router's own host.
-    Local,
-    /// A `switchyard agent` on the GPU node (`GET URL/v1/gpus`).
-    Agent,
-    /// A DCGM exporter's `/metrics` page.
-    Dcgm,
-}
-
 fn default_kind() -> String {
     "openai".into()
 }
 
 fn default_weight() -> u32 {
     1
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// The pool that serves this model.
-    pub pool: String,
-    /// The name the endpoints serve it under, if not the public name. The
-    /// router rewrites the request's `model` field in place.
-    #[serde(default)]
-    pub served_name: Option<String>,
-    /// Serves `/v1/completions` and `/v1/chat/completions` for this model
-    /// through Triton's generate extension (`/v2/models/M/generate_stream`),
-    /// as for TensorRT-LLM or vLLM models on Triton.
-    #[serde(default)]
-    pub generate: Option<GenerateConfig>,
-    /// Router-side dynamic batching of KServe v2 infer calls (to Triton
-    /// models that do not batch themselves) and of `/v1/embeddings` calls.
-    #[serde(default)]
-    pub batching: Option<BatchingConfig>,
-}
-
-/// How the router groups concurrent requests of one model into one call.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BatchingConfig {
-    /// Most rows (KServe: batch-dimension entries; embeddings: inputs) in
-    /// one call. For Triton, capped by the model's own `max_batch_size`.
-    pub max_batch_size: u32,
-    /// Longest a request waits for others to join its batch.
-    #[serde(with = "humantime_serde")]
-    pub max_queue_delay: Duration,
-    /// Sizes at which a batch is sent at once, without waiting for more.
-    pub preferred_batch_sizes: Vec<u32>,
-    /// Requests waiting in the model's queues; beyond it the router answers
-    /// 429 / RESOURCE_EXHAUSTED.
-    pub max_queued: u32,
-    /// Batch a Triton model even when its config has `dynamic_batching`
-    /// (by default the router leaves batching to Triton then).
-    pub even_if_server_batches: bool,
-    /// A request that finds no batch to join goes at once when a replica is
-    /// idle and, at the model's recent arrival rate, no other request is
-    /// expected within `max_queue_delay`: waiting would add latency and gain
-    /// nothing.
-    pub eager_when_quiet: bool,
-    /// The embedding model's `tokenizer.json` (or its directory): each
-    /// caller's share of a merged call's `usage` is then its inputs' exact
-    /// token count; without it, the total is shared out by input length.
-    pub tokenizer: Option<PathBuf>,
-}
-
-impl Default for BatchingConfig {
-    fn default() -> Self {
-        Self {
-            max_batch_size: 32,
-            max_queue_delay: Duration::from_millis(5),
-            preferred_batch_sizes: Vec::new(),
-            max_queued: 1024,
-            even_if_server_batches: false,
-            eager_when_quiet: true,
-            tokenizer: None,
-        }
-    }
-}
-
-/// How OpenAI requests map onto a Triton generate model's fields.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GenerateConfig {
-    /// The input that takes the prompt text.
-    pub text_input: String,
-    /// The output field that carries generated text.
-    pub text_output: String,
-    /// The input that takes the client's `stream` flag (`""`: not sent).
-    pub stream_input: String,
-    /// OpenAI request field -> generate field. Fields not listed are not
-    /// sent; Triton turns fields that are not model inputs into parameters.
-    pub fields: BTreeMap<String, String>,
-    /// Constant fields added to every generate request.
-    pub parameters: serde_json::Map<String, serde_json::Value>,
-    /// A Jinja chat template (Hugging Face style) that turns chat messages
-    /// into the prompt; without one, each message becomes a `role: content`
-    /// line, followed by `assistant:`.
-    pub chat_template: Option<PathBuf>,
-}
-
-impl Default for GenerateConfig {
-    fn default() -> Self {
-        let fields = ["max_tokens", "temperature", "top_p", "stop", "seed"]
-            .into_iter()
-            .map(|f| (f.to_owned(), f.to_owned()))
-            .collect();
-        Self {
-            text_input: "text_input".into(),
-            text_output: "text_output".into(),
-            stream_input: "stream".into(),
-            fields,
-            parameters: serde_json::Map::new(),
-            chat_template: None,
-        }
-    }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use http::Uri;
 use switchyard_backends::EngineKind;
 
+use super::gpu_types::GpuSourceKind;
 use super::locate::PathSegment;
-use super::types::{Config, GpuSourceKind, PrefixIndexKind, TimeoutsConfig, TokenizerKind};
+use super::types::{Config, PrefixIndexKind, TimeoutsConfig, TokenizerKind};
 
 type Issue = (Vec<PathSegment>, String);
 
@@ -337,8 +338,8 @@ pub fn validate(config: &Config) -> ValidationReport {
 fn check_batching(
     config: &Config,
     model_name: &str,
-    model: &super::types::ModelConfig,
-    batching: &super::types::BatchingConfig,
+    model: &super::model_types::ModelConfig,
+    batching: &super::model_types::BatchingConfig,
     errors: &mut Vec<Issue>,
 ) {
     let at_field = |f: &str| at(&["models", model_name, "batching", f]);
@@ -404,8 +405,8 @@ fn check_batching(
 fn check_generate(
     config: &Config,
     model_name: &str,
-    model: &super::types::ModelConfig,
-    generate: &super::types::GenerateConfig,
+    model: &super::model_types::ModelConfig,
+    generate: &super::model_types::GenerateConfig,
     errors: &mut Vec<Issue>,
 ) {
     let at_field = |f: &str| at(&["models", model_name, "generate", f]);

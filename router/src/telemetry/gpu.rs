@@ -15,7 +15,7 @@ use http::{HeaderMap, Method};
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 use switchyard_backends::gpu::nvml::NvmlReader;
-use switchyard_backends::gpu::{GpuReading, GpuReport, dcgm};
+use switchyard_backends::gpu::{GPU_METRICS, GpuReading, GpuReport, dcgm};
 use switchyard_backends::{HttpClient, HttpUpstream};
 use tokio_util::sync::CancellationToken;
 
@@ -109,16 +109,6 @@ impl GpuTelemetry {
             let shutdown = shutdown.child_token();
             tokio::spawn(async move { source.run(client, config, shutdown).await });
         }
-    }
-
-    /// An endpoint's GPU readings, and whether they are fresh.
-    pub fn endpoint_gpus(&self, pool: &str, endpoint: &str) -> Option<(Vec<GpuReading>, bool)> {
-        let binding = self
-            .bindings
-            .iter()
-            .find(|b| &*b.pool == pool && &*b.endpoint == endpoint)?;
-        let (report, fresh) = binding.source.latest(self.config.stale_after)?;
-        Some((binding.select(&report), fresh))
     }
 
     /// The `/gpus` page: every source, and every endpoint's GPUs.
@@ -225,35 +215,10 @@ impl GpuSource {
         config: GpuTelemetryConfig,
         shutdown: CancellationToken,
     ) {
-        let mut nvml: Option<Arc<NvmlReader>> = None;
-        let mut told_off = false;
-        let mut next_open = tokio::time::Instant::now();
+        let mut nvml = LocalNvml::new(config.nvml_library.clone());
         loop {
             let outcome = match self.kind {
-                GpuSourceKind::Local => {
-                    if nvml.is_none() && tokio::time::Instant::now() >= next_open {
-                        match open_nvml(config.nvml_library.clone()).await {
-                            Ok(reader) => {
-                                tracing::info!(
-                                    driver = reader.driver_version().unwrap_or_default(),
-                                    "GPU telemetry on: NVML loaded"
-                                );
-                                nvml = Some(Arc::new(reader));
-                            }
-                            Err(error) => {
-                                if !told_off {
-                                    tracing::warn!(%error, "GPU telemetry off for this host: NVML could not be loaded (no NVIDIA driver?); the router runs without it");
-                                    told_off = true;
-                                }
-                                next_open = tokio::time::Instant::now() + NVML_RETRY;
-                            }
-                        }
-                    }
-                    match &nvml {
-                        Some(reader) => read_nvml(Arc::clone(reader)).await,
-                        None => Err("NVML is not available on this host".to_owned()),
-                    }
-                }
+                GpuSourceKind::Local => nvml.read().await,
                 GpuSourceKind::Agent => self.fetch(&client, "/v1/gpus").await.and_then(|page| {
                     serde_json::from_slice::<GpuReport>(&page)
                         .map_err(|e| format!("agent JSON: {e}"))
@@ -304,24 +269,65 @@ impl GpuSource {
     }
 }
 
-async fn open_nvml(library: Option<PathBuf>) -> Result<NvmlReader, String> {
-    tokio::task::spawn_blocking(move || NvmlReader::open(library.as_deref()))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+/// This host's NVML: loaded on first use, and again every `NVML_RETRY`
+/// while it cannot be (a driver can be installed later); says once, as a
+/// warning, that GPU telemetry is off. Shared by the router and the agent.
+pub struct LocalNvml {
+    library: Option<PathBuf>,
+    reader: Option<Arc<NvmlReader>>,
+    told_off: bool,
+    next_open: tokio::time::Instant,
 }
 
-/// One NVML read, off the async workers.
-pub async fn read_nvml(reader: Arc<NvmlReader>) -> Result<GpuReport, String> {
-    tokio::task::spawn_blocking(move || reader.read())
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|gpus| GpuReport {
-            source: "nvml".into(),
-            read_at_unix_ms: now_ms(),
-            gpus,
-        })
-        .map_err(|e| e.to_string())
+impl LocalNvml {
+    pub fn new(library: Option<PathBuf>) -> Self {
+        Self {
+            library,
+            reader: None,
+            told_off: false,
+            next_open: tokio::time::Instant::now(),
+        }
+    }
+
+    /// One reading of every GPU, or why there is none. NVML calls run off
+    /// the async workers.
+    pub async fn read(&mut self) -> Result<GpuReport, String> {
+        if self.reader.is_none() && tokio::time::Instant::now() >= self.next_open {
+            let library = self.library.clone();
+            let opened = tokio::task::spawn_blocking(move || NvmlReader::open(library.as_deref()))
+                .await
+                .map_err(|e| e.to_string())?;
+            match opened {
+                Ok(reader) => {
+                    tracing::info!(
+                        driver = reader.driver_version().unwrap_or_default(),
+                        "GPU telemetry on: NVML loaded"
+                    );
+                    self.reader = Some(Arc::new(reader));
+                }
+                Err(error) => {
+                    if !self.told_off {
+                        tracing::warn!(%error, "GPU telemetry off for this host: NVML could not be loaded (no NVIDIA driver?); running without it");
+                        self.told_off = true;
+                    }
+                    self.next_open = tokio::time::Instant::now() + NVML_RETRY;
+                    return Err(error.to_string());
+                }
+            }
+        }
+        let Some(reader) = self.reader.clone() else {
+            return Err("NVML is not available on this host".to_owned());
+        };
+        tokio::task::spawn_blocking(move || reader.read())
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|gpus| GpuReport {
+                source: "nvml".into(),
+                read_at_unix_ms: now_ms(),
+                gpus,
+            })
+            .map_err(|e| e.to_string())
+    }
 }
 
 fn record_metrics(source: &str, report: &GpuReport) {
@@ -331,39 +337,10 @@ fn record_metrics(source: &str, report: &GpuReport) {
             ("gpu", gpu.index.to_string()),
             ("uuid", gpu.uuid.clone()),
         ];
-        let set = |name: &'static str, value: Option<f64>| {
-            if let Some(v) = value {
+        for (name, _, value) in GPU_METRICS {
+            if let Some(v) = value(gpu) {
                 metrics::gauge!(name, &labels).set(v);
             }
-        };
-        set(
-            "switchyard_gpu_memory_used_bytes",
-            Some(gpu.memory_used_bytes as f64),
-        );
-        set(
-            "switchyard_gpu_memory_total_bytes",
-            Some(gpu.memory_total_bytes as f64),
-        );
-        set(
-            "switchyard_gpu_utilization_ratio",
-            gpu.utilization_gpu_percent.map(|p| f64::from(p) / 100.0),
-        );
-        set(
-            "switchyard_gpu_memory_utilization_ratio",
-            gpu.utilization_memory_percent.map(|p| f64::from(p) / 100.0),
-        );
-        set(
-            "switchyard_gpu_temperature_celsius",
-            gpu.temperature_celsius.map(f64::from),
-        );
-        set("switchyard_gpu_power_watts", gpu.power_watts);
-        set(
-            "switchyard_gpu_throttle_reasons",
-            gpu.throttle_reasons.map(|r| r as f64),
-        );
-        set(
-            "switchyard_gpu_ecc_uncorrected_errors",
-            gpu.ecc_uncorrected_volatile.map(|e| e as f64),
-        );
+        }
     }
 }
