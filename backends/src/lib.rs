@@ -7,6 +7,7 @@ pub mod gpu;
 pub mod http_client;
 pub mod kv_events;
 pub mod load_signals;
+pub mod providers;
 pub mod upstream;
 
 pub use engine_kind::EngineKind;

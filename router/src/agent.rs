@@ -134,7 +134,7 @@ fn answer(state: &AgentState, request: &Request<Incoming>) -> Response<Full<Byte
     let mut error = state.error.load_full();
     if error.is_none()
         && let Some(r) = &report
-        && crate::clock::now_ms().saturating_sub(r.read_at_unix_ms)
+        && crate::clock::unix_ms().saturating_sub(r.read_at_unix_ms)
             > state.max_age.as_millis() as u64
     {
         error = Some(Arc::new(format!(

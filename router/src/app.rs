@@ -24,6 +24,7 @@ use crate::observability::metrics as m;
 use crate::policy::{self, CacheAware, Policy};
 use crate::pool::Pool;
 use crate::prefix::{KvEventIndex, PrefixAudit, PromptKeying};
+use crate::spill::ModelSpill;
 use crate::telemetry::gpu::GpuTelemetry;
 use crate::telemetry::{KvEventFollower, run_engine_scrape};
 use crate::tokenizer::PromptTokenizer;
@@ -48,6 +49,10 @@ pub enum BuildError {
     UnknownPool { model: String, pool: String },
     #[error("model `{model}`, generate: {message}")]
     Generate { model: String, message: String },
+    #[error(transparent)]
+    Provider(#[from] crate::spill::ProviderBuildError),
+    #[error("model `{model}`, spill: {message}")]
+    Spill { model: String, message: String },
     #[error("GPU telemetry: {0}")]
     GpuTelemetry(String),
     #[error("pool `{pool}`: {source}")]
@@ -139,6 +144,7 @@ impl App {
             pools_by_name.insert(pool_name.clone(), Arc::clone(&pool));
             pools.push(pool);
         }
+        let providers = crate::spill::provider::build_all(config)?;
         let mut routes = Vec::new();
         for (model_name, model) in &config.models {
             let pool = pools_by_name
@@ -168,6 +174,14 @@ impl App {
                         }
                     })?;
                 route.batching = Some(Arc::new(batching));
+            }
+            if let Some(spill) = &model.spill {
+                let spill =
+                    ModelSpill::new(spill, &providers).map_err(|message| BuildError::Spill {
+                        model: model_name.clone(),
+                        message,
+                    })?;
+                route.spill = Some(Arc::new(spill));
             }
             routes.push(route);
         }
@@ -216,6 +230,7 @@ impl App {
             }
         }
         for pool in &self.pools {
+            self.spawn_saturation(pool, shutdown);
             for endpoint in &pool.endpoints {
                 if self.health.active.enabled {
                     tokio::spawn(run_probes(
@@ -238,6 +253,44 @@ impl App {
                 }
             }
         }
+    }
+}
+
+impl App {
+    /// The pool's saturation loop, evaluating the models that spill from it
+    /// at the shortest of their `evaluate_every` (250 ms without any).
+    fn spawn_saturation(&self, pool: &Arc<Pool>, shutdown: &CancellationToken) {
+        let watched: Vec<crate::saturation::Watched> = self
+            .models
+            .iter()
+            .filter(|route| Arc::ptr_eq(&route.pool, pool))
+            .filter_map(|route| {
+                let spill = route.spill.as_ref()?;
+                Some(crate::saturation::Watched {
+                    route: Arc::clone(route),
+                    state: Arc::clone(&spill.state),
+                    thresholds: spill.thresholds,
+                })
+            })
+            .collect();
+        let interval = watched
+            .iter()
+            .filter_map(|w| w.route.spill.as_ref().map(|s| s.config.evaluate_every))
+            .min()
+            .unwrap_or(std::time::Duration::from_millis(250));
+        let gpus = pool
+            .endpoints
+            .iter()
+            .map(|e| self.gpu.binding(&pool.name, &e.name))
+            .collect();
+        tokio::spawn(crate::saturation::run(
+            Arc::clone(pool),
+            gpus,
+            self.gpu.stale_after(),
+            watched,
+            interval,
+            shutdown.child_token(),
+        ));
     }
 }
 

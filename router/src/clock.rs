@@ -11,3 +11,11 @@ pub fn now_ms() -> u64 {
     // Starts at 1 so that 0 can mean "never".
     start.elapsed().as_millis() as u64 + 1
 }
+
+/// Milliseconds since the Unix epoch (wall clock), for timestamps others
+/// read and for periods aligned to the calendar.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -67,6 +67,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
             served_name: None,
             generate: None,
             batching: None,
+            spill: None,
         },
     );
     Config {
@@ -81,6 +82,7 @@ pub fn demo_config(listen: SocketAddr, engine_urls: &[String]) -> Config {
         retries: Default::default(),
         scrape: Default::default(),
         gpu_telemetry: Default::default(),
+        providers: Default::default(),
         pools,
         models,
     }

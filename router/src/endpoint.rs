@@ -13,6 +13,7 @@ use crate::clock::now_ms;
 use crate::health::Breaker;
 use crate::observability::metrics as m;
 use crate::policy::EndpointSnapshot;
+use crate::saturation::EndpointCapacity;
 
 pub struct Endpoint {
     /// Position in its pool; what policies return.
@@ -34,6 +35,8 @@ pub struct Endpoint {
     pub breaker: Breaker,
     /// `name` as a response header value, built once.
     pub name_header: Option<http::HeaderValue>,
+    /// What the saturation model has learned of this endpoint.
+    pub capacity: EndpointCapacity,
     in_flight: AtomicU32,
     probe_healthy: AtomicBool,
     engine: EngineLoadCell,
@@ -93,6 +96,7 @@ impl Endpoint {
             probe_healthy: AtomicBool::new(true),
             in_flight: AtomicU32::new(0),
             engine: EngineLoadCell::default(),
+            capacity: EndpointCapacity::default(),
             in_flight_gauge: metrics::gauge!(m::ENDPOINT_IN_FLIGHT, &labels),
             healthy_gauge,
             name_header: http::HeaderValue::from_str(&name).ok(),
@@ -212,6 +216,7 @@ impl Drop for InFlightGuard {
             .fetch_sub(1, Ordering::Relaxed)
             .saturating_sub(1);
         self.endpoint.in_flight_gauge.set(f64::from(now));
+        self.endpoint.capacity.record_completion();
     }
 }
 

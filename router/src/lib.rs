@@ -21,7 +21,9 @@ pub mod policy;
 pub mod pool;
 pub mod prefix;
 pub mod proxy;
+pub mod saturation;
 pub mod server;
+pub mod spill;
 pub mod telemetry;
 pub mod tokenizer;
 

@@ -10,6 +10,7 @@ use crate::batch::ModelBatching;
 use crate::front::generate::GenerateRoute;
 use crate::observability::metrics as m;
 use crate::pool::Pool;
+use crate::spill::ModelSpill;
 
 pub struct ModelRoute {
     pub name: Arc<str>,
@@ -23,6 +24,8 @@ pub struct ModelRoute {
     pub generate: Option<Arc<GenerateRoute>>,
     /// Set when the router batches this model's requests.
     pub batching: Option<Arc<ModelBatching>>,
+    /// Set when the model spills to external providers when saturated.
+    pub spill: Option<Arc<ModelSpill>>,
     /// `requests_total{status="200"}` per endpoint of the pool, registered
     /// once: the common case skips the metrics registry lookup.
     ok_by_endpoint: Vec<Counter>,
@@ -46,6 +49,7 @@ impl ModelRoute {
             time_to_first_byte: metrics::histogram!(m::TIME_TO_FIRST_BYTE, &label),
             generate: None,
             batching: None,
+            spill: None,
             ok_by_endpoint,
         }
     }

@@ -2,6 +2,7 @@
 //! started in-process on a free port, and a scripted upstream for
 //! byte-level checks.
 
+pub mod fake_nvml;
 pub mod scripted_upstream;
 pub mod server_fleet;
 pub mod vllm_fleet;

@@ -10,65 +10,14 @@
 //! DCGM page, binds each endpoint to its GPUs, follows changes, marks a
 //! silent source stale; without a driver both say so and keep serving.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use switchyard::agent::{AgentConfig, RunningAgent};
-use switchyard_tests::vllm_fleet::repo_root;
 use switchyard_tests::*;
 
-const UUID0: &str = "GPU-11111111-2222-3333-4444-555555555555";
-const UUID1: &str = "GPU-66666666-7777-8888-9999-000000000000";
-const GIB: u64 = 1 << 30;
-
-/// Builds the fake library into `dir` (a fresh copy per test, so that each
-/// test's state file, kept beside it, is its own).
-fn fake_nvml(dir: &Path) -> PathBuf {
-    let out = Command::new(repo_root().join("scripts/nvml-fake/build.sh"))
-        .arg(dir)
-        .output()
-        .expect("run scripts/nvml-fake/build.sh");
-    assert!(
-        out.status.success(),
-        "building the fake NVML failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .expect("library path")
-            .trim(),
-    );
-    assert!(path.is_file(), "{}", path.display());
-    path
-}
-
-/// Writes the fake's state beside the library, atomically (write, rename).
-fn set_state(library: &Path, used_gib: [u64; 2], util: [u32; 2]) {
-    let text = format!(
-        "count=2\ndriver_version=550.54.15\n\
-         0.name=NVIDIA H100 80GB HBM3\n0.uuid={UUID0}\n0.memory_total={}\n0.memory_used={}\n0.util_gpu={}\n0.util_memory=10\n0.temperature=51\n0.power_mw=312500\n\
-         1.name=NVIDIA H100 80GB HBM3\n1.uuid={UUID1}\n1.memory_total={}\n1.memory_used={}\n1.util_gpu={}\n1.temperature=48\n1.power_mw=98000\n",
-        80 * GIB,
-        used_gib[0] * GIB,
-        util[0],
-        80 * GIB,
-        used_gib[1] * GIB,
-        util[1],
-    );
-    let state = state_path(library);
-    let tmp = state.with_extension("tmp");
-    std::fs::write(&tmp, text).expect("write state");
-    std::fs::rename(&tmp, &state).expect("rename state");
-}
-
-fn state_path(library: &Path) -> PathBuf {
-    library.with_file_name("fake-nvml-state")
-}
+use switchyard_tests::fake_nvml::{GIB, UUID0, UUID1, fake_nvml, set_state};
 
 async fn json_of(url: &str) -> (u16, Value) {
     let response = client().get(url).send().await.expect("GET");

@@ -6,10 +6,13 @@ mod gpu_types;
 mod load;
 mod locate;
 mod model_types;
+mod spill_types;
 mod types;
 mod validate;
+mod validate_spill;
 
 pub use gpu_types::*;
 pub use load::{ConfigError, ConfigIssue, LoadedConfig, load_file, load_str};
 pub use model_types::*;
+pub use spill_types::*;
 pub use types::*;

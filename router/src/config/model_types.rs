@@ -25,6 +25,9 @@ pub struct ModelConfig {
     /// models that do not batch themselves) and of `/v1/embeddings` calls.
     #[serde(default)]
     pub batching: Option<BatchingConfig>,
+    /// Where requests go when the model's pool is saturated.
+    #[serde(default)]
+    pub spill: Option<super::spill_types::SpillConfig>,
 }
 
 /// How the router groups concurrent requests of one model into one call.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gpu_types::{EndpointGpusConfig, GpuTelemetryConfig};
 use super::model_types::ModelConfig;
+use super::spill_types::ProviderConfig;
 
 /// Top-level configuration. Every section but `pools` and `models` has
 /// defaults, so a minimal file names only its endpoints.
@@ -29,6 +30,9 @@ pub struct Config {
     pub scrape: ScrapeConfig,
     #[serde(default)]
     pub gpu_telemetry: GpuTelemetryConfig,
+    /// External APIs that models may spill over to, by name.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
     pub pools: BTreeMap<String, PoolConfig>,
     pub models: BTreeMap<String, ModelConfig>,
 }

@@ -10,7 +10,7 @@ use super::gpu_types::GpuSourceKind;
 use super::locate::PathSegment;
 use super::types::{Config, PrefixIndexKind, TimeoutsConfig, TokenizerKind};
 
-type Issue = (Vec<PathSegment>, String);
+pub(super) type Issue = (Vec<PathSegment>, String);
 
 #[derive(Debug, Default)]
 pub struct ValidationReport {
@@ -18,7 +18,7 @@ pub struct ValidationReport {
     pub warnings: Vec<Issue>,
 }
 
-fn at(parts: &[&str]) -> Vec<PathSegment> {
+pub(super) fn at(parts: &[&str]) -> Vec<PathSegment> {
     parts.iter().map(|p| PathSegment::key(p)).collect()
 }
 
@@ -332,6 +332,7 @@ pub fn validate(config: &Config) -> ValidationReport {
             check_batching(config, model_name, model, batching, errors);
         }
     }
+    super::validate_spill::check(config, &mut report);
     report
 }
 
@@ -442,7 +443,7 @@ fn check_generate(
     }
 }
 
-fn check_timeouts(t: &TimeoutsConfig, path: Vec<PathSegment>, errors: &mut Vec<Issue>) {
+pub(super) fn check_timeouts(t: &TimeoutsConfig, path: Vec<PathSegment>, errors: &mut Vec<Issue>) {
     for (name, value) in [
         ("connect", t.connect),
         ("first_byte", t.first_byte),
@@ -461,7 +462,7 @@ fn check_timeouts(t: &TimeoutsConfig, path: Vec<PathSegment>, errors: &mut Vec<I
     }
 }
 
-fn check_url(url: &str) -> Result<(), String> {
+pub(super) fn check_url(url: &str) -> Result<(), String> {
     let uri: Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}

@@ -122,6 +122,21 @@ impl ApiError {
         }
     }
 
+    /// The model is saturated and its request could not spill (`why`).
+    pub fn saturated(model: &str, why: &str, retry_after: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("model_saturated"),
+                format!(
+                    "`{model}` is saturated and this request could not spill over ({why}); retry shortly."
+                ),
+            )
+        }
+    }
+
     pub fn no_healthy_endpoint(model: &str) -> Self {
         Self {
             retry_after: Some(5),

@@ -16,9 +16,11 @@ use super::{
     REQUEST_ID, ResponseBody, forward_logged, generate, read_body, request_id, upstream_headers,
 };
 use crate::app::App;
-use crate::config::ListenerProtocol;
+use crate::config::{ListenerProtocol, WhenBlocked};
+use crate::models::ModelRoute;
 use crate::observability::metrics as m;
 use crate::proxy::{BreakStyle, ForwardRequest, ModelName, Wire};
+use crate::spill::{self, Decision, ModelSpill, Spilled, serve::SpillRequest};
 
 pub async fn handle(
     app: Arc<App>,
@@ -75,6 +77,112 @@ async fn proxy(
     let Some(route) = app.models.get(&fields.model) else {
         return rejected(ApiError::model_not_found(&fields.model));
     };
+    let why_local = match &route.spill {
+        Some(spill) => {
+            let call = SpillRequest {
+                operation,
+                body: &body,
+                stream: fields.stream,
+                request_id,
+                received_at,
+            };
+            match spill_or_stay(app, route, spill, call).await {
+                Ok(why_local) => Some(why_local),
+                Err(answered) => return answered,
+            }
+        }
+        None => None,
+    };
+    let mut response = proxy_local(
+        app,
+        route,
+        &parts,
+        body,
+        operation,
+        &fields,
+        request_id,
+        received_at,
+    )
+    .await;
+    if let Some(why) = why_local {
+        response
+            .headers_mut()
+            .extend(spill::note(&route.name, "local", why));
+    }
+    response
+}
+
+/// For a model that spills: the provider's answer (or a 429) when the
+/// request left, else why it stays local.
+async fn spill_or_stay(
+    app: &Arc<App>,
+    route: &Arc<ModelRoute>,
+    spill: &ModelSpill,
+    call: SpillRequest<'_>,
+) -> Result<&'static str, Response<ResponseBody>> {
+    let Decision::Spill(reason) = spill.decide(route) else {
+        return Ok("has_room");
+    };
+    let request_id = call.request_id;
+    match spill::serve(app, route, spill, call).await {
+        Spilled::Served(response, label) => {
+            let mut response = *response;
+            let headers = spill::note(&route.name, &label, reason.as_str());
+            response.headers_mut().extend(headers);
+            super::log_access(
+                app,
+                request_id,
+                &route.name,
+                Some(&label),
+                StatusCode::OK,
+                "openai",
+            );
+            Err(response)
+        }
+        Spilled::Blocked(blocked) => {
+            if spill.config.when_blocked == WhenBlocked::Reject
+                && !wait_for_room(spill, route).await
+            {
+                let wait = spill.config.max_wait.as_secs().max(1);
+                let error = ApiError::saturated(&route.name, blocked.as_str(), wait as u32);
+                route.count_request(None, error.status);
+                let mut response = error.into_response();
+                response
+                    .headers_mut()
+                    .extend(spill::note(&route.name, "none", blocked.as_str()));
+                return Err(response);
+            }
+            Ok(blocked.as_str())
+        }
+    }
+}
+
+/// Waits up to the model's `max_wait` for local room.
+async fn wait_for_room(spill: &ModelSpill, route: &ModelRoute) -> bool {
+    let until = tokio::time::Instant::now() + spill.config.max_wait;
+    loop {
+        if spill.has_room(route) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Serves the request from the model's own pool.
+#[allow(clippy::too_many_arguments)]
+async fn proxy_local(
+    app: &Arc<App>,
+    route: &Arc<ModelRoute>,
+    parts: &http::request::Parts,
+    body: bytes::Bytes,
+    operation: OpenAiOperation,
+    fields: &request_fields::RoutingFields,
+    request_id: &HeaderValue,
+    received_at: Instant,
+) -> Response<ResponseBody> {
     if let Some(generate) = &route.generate {
         let headers = upstream_headers(&parts.headers, request_id);
         return generate::proxy(
@@ -123,7 +231,7 @@ async fn proxy(
         path_and_query,
         headers,
         body,
-        model_name: ModelName::JsonBody(fields.model_span),
+        model_name: ModelName::JsonBody(fields.model_span.clone()),
         stream: fields.stream,
         received_at,
         wire: Wire::Http,

@@ -29,7 +29,7 @@ const NVML_RETRY: Duration = Duration::from_secs(30);
 
 pub struct GpuTelemetry {
     pub sources: Vec<Arc<GpuSource>>,
-    pub bindings: Vec<GpuBinding>,
+    pub bindings: Vec<Arc<GpuBinding>>,
     config: GpuTelemetryConfig,
 }
 
@@ -76,7 +76,7 @@ impl GpuTelemetry {
                         source
                     }
                 };
-                bindings.push(GpuBinding {
+                bindings.push(Arc::new(GpuBinding {
                     pool: Arc::from(pool_name.as_str()),
                     endpoint: Arc::from(
                         endpoint
@@ -87,7 +87,7 @@ impl GpuTelemetry {
                     ),
                     source,
                     devices: gpus.devices.iter().map(ToString::to_string).collect(),
-                });
+                }));
             }
         }
         Ok(Self {
@@ -99,6 +99,18 @@ impl GpuTelemetry {
 
     pub fn is_empty(&self) -> bool {
         self.sources.is_empty()
+    }
+
+    pub fn stale_after(&self) -> Duration {
+        self.config.stale_after
+    }
+
+    /// The binding of `endpoint` in `pool`, if it has GPUs configured.
+    pub fn binding(&self, pool: &str, endpoint: &str) -> Option<Arc<GpuBinding>> {
+        self.bindings
+            .iter()
+            .find(|b| &*b.pool == pool && &*b.endpoint == endpoint)
+            .cloned()
     }
 
     pub fn spawn(&self, client: &HttpClient, shutdown: &CancellationToken) {
@@ -153,6 +165,13 @@ impl GpuTelemetry {
 }
 
 impl GpuBinding {
+    /// The endpoint's GPUs, if the source's latest report is younger than
+    /// `stale_after`.
+    pub fn fresh(&self, stale_after: Duration) -> Option<Vec<GpuReading>> {
+        let (report, fresh) = self.source.latest(stale_after)?;
+        fresh.then(|| self.select(&report))
+    }
+
     fn select(&self, report: &GpuReport) -> Vec<GpuReading> {
         report
             .gpus
@@ -228,7 +247,7 @@ impl GpuSource {
                     dcgm::parse(&text)
                         .map(|gpus| GpuReport {
                             source: "dcgm".into(),
-                            read_at_unix_ms: now_ms(),
+                            read_at_unix_ms: crate::clock::unix_ms(),
                             gpus,
                         })
                         .map_err(|e| e.to_string())
@@ -323,7 +342,7 @@ impl LocalNvml {
             .map_err(|e| e.to_string())?
             .map(|gpus| GpuReport {
                 source: "nvml".into(),
-                read_at_unix_ms: now_ms(),
+                read_at_unix_ms: crate::clock::unix_ms(),
                 gpus,
             })
             .map_err(|e| e.to_string())
