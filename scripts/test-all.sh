@@ -35,9 +35,9 @@ step "OpenAI Python SDK through the router"
 cargo build --locked --workspace --bins
 scripts/sdk-test.sh "$ROOT/target/debug/switchyard"
 
-step "real vLLM (CPU): behind the router, under switchyard bench, and embeddings batched by the router"
+step "real vLLM (CPU): behind the router, under switchyard bench, embeddings batched by the router, and spill-over at twice the local capacity"
 scripts/vllm/install.sh >/dev/null
-cargo test --locked -p switchyard-tests --test real_vllm --test real_vllm_bench --test real_vllm_kv --test real_vllm_embeddings -- --ignored --test-threads=1
+cargo test --locked -p switchyard-tests --test real_vllm --test real_vllm_bench --test real_vllm_kv --test real_vllm_embeddings --test real_vllm_spill -- --ignored --test-threads=1
 
 step "real Triton and TorchServe: their own clients (HTTP and gRPC) through the router"
 scripts/triton/install.sh >/dev/null

@@ -118,6 +118,7 @@ def launch(inst: dict, venv: str) -> subprocess.Popen:
             env=env,
             cwd=str(Path(inst["log"]).parent),
             start_new_session=True,  # own session and process group: pgid == pid
+            preexec_fn=(lambda: os.sched_setaffinity(0, inst["cpus"])) if inst.get("cpus") else None,
         )
     st = proc_stat(proc.pid)
     inst.update(pid=proc.pid, pgid=proc.pid, start_ticks=st[2] if st else None, status="starting",
@@ -211,7 +212,10 @@ def build_instance(args, index: int, port: int, kv_ports: tuple[int, int] | None
             "enable_kv_cache_events": True, "publisher": "zmq", "endpoint": kv["endpoint"],
             "replay_endpoint": kv["replay_endpoint"], "topic": kv["topic"]})]
     argv += args.vllm_args
-    omp = str(index % ncpu)
+    # --cpus confines every instance (all its processes) to those CPUs, e.g. to keep a core free
+    # for the router and the load generator; by default instance i binds its OMP threads to CPU i.
+    cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else None
+    omp = str(cpus[index % len(cpus)]) if cpus else str(index % ncpu)
     env = {
         "VLLM_CPU_KVCACHE_SPACE": str(args.kv_cache_gib),
         "VLLM_CPU_OMP_THREADS_BIND": omp,
@@ -227,7 +231,7 @@ def build_instance(args, index: int, port: int, kv_ports: tuple[int, int] | None
     return {
         "index": index, "host": HOST, "port": port, "url": f"http://{HOST}:{port}",
         "pid": None, "pgid": None, "start_ticks": None, "status": "new",
-        "log": str(run_dir / f"vllm-{index}.log"), "omp_bind": omp, "ready_s": None,
+        "log": str(run_dir / f"vllm-{index}.log"), "omp_bind": omp, "cpus": cpus, "ready_s": None,
         "kv_events": kv, "argv": argv, "env": env,
     }
 
@@ -405,6 +409,9 @@ def main() -> int:
                     help="default 4, or 32 with the pooling runner (inputs of one embeddings call batch)")
     st.add_argument("--max-model-len", type=int, default=None, help="default 512, or 256 with --embedding")
     st.add_argument("--block-size", type=int, default=32)
+    st.add_argument("--cpus", default=None,
+                    help="comma-separated CPUs every instance is confined to (default: no limit; "
+                         "instance i binds its OMP threads to CPU i)")
     st.add_argument("--kv-cache-gib", type=int, default=1, help="VLLM_CPU_KVCACHE_SPACE")
     st.add_argument("--kv-events", action="store_true",
                     help="publish KV-cache events over ZMQ (vLLM binds tcp://*:P; ports in state)")

@@ -40,15 +40,17 @@ fn spilled(s: &RequestSample) -> bool {
     s.endpoint.as_deref() == Some("provider/cloud")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs real vLLM: scripts/vllm/install.sh"]
 async fn twice_the_local_capacity_spills_the_excess_and_stops_when_load_drops() {
-    let fleet = Fleet::start(2);
+    // The engines share CPU 0 and leave CPU 1 to the router, the bench and the
+    // provider: on this 2-core machine that is what separate GPUs are.
+    let fleet = Fleet::start_with(2, &["--cpus", "0"]);
     let provider = FakeProvider::start(FakeConfig {
         api_key: std::env::var("CARGO_PKG_NAME").expect("set by cargo"),
         ttft: Duration::from_millis(40),
         token_interval: Duration::from_millis(5),
-        default_max_words: 32,
+        default_max_words: 4,
         ..FakeConfig::default()
     })
     .await

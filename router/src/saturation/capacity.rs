@@ -3,10 +3,14 @@
 //! runs at once, and its GPUs' latest fresh readings. Written by the
 //! saturation loop, read on the request path through atomics.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// Weight of the newest busy interval in the completion-rate average.
-const RATE_SMOOTHING: f64 = 0.3;
+/// Busy seconds over which completions are averaged: older intervals fade
+/// with this time constant. A ratio of decayed sums, not an average of
+/// per-interval rates, so a short interval with one or two completions does
+/// not swing the estimate.
+const RATE_MEMORY_S: f64 = 5.0;
 
 #[derive(Debug)]
 pub struct EndpointCapacity {
@@ -14,6 +18,8 @@ pub struct EndpointCapacity {
     /// Requests completed per second while requests queued (f64 bits; NaN:
     /// not measured yet).
     rate_bits: AtomicU64,
+    /// Decayed completions and busy seconds behind `rate_bits`.
+    busy: Mutex<(f64, f64)>,
     /// Most requests the engine was seen running while others waited: its
     /// concurrency (0: not seen yet).
     slots: AtomicU32,
@@ -26,6 +32,7 @@ impl Default for EndpointCapacity {
         Self {
             completed: AtomicU64::new(0),
             rate_bits: AtomicU64::new(f64::NAN.to_bits()),
+            busy: Mutex::new((0.0, 0.0)),
             slots: AtomicU32::new(0),
             gpu_memory_bits: AtomicU64::new(f64::NAN.to_bits()),
             gpu_utilization_bits: AtomicU64::new(f64::NAN.to_bits()),
@@ -65,15 +72,21 @@ impl EndpointCapacity {
         known(self.gpu_utilization_bits.load(Ordering::Relaxed))
     }
 
-    /// Folds in one interval in which requests queued throughout: the
-    /// engine ran flat out, so its completions measure its capacity.
-    pub fn observe_busy_rate(&self, per_second: f64) {
-        let next = match self.rate() {
-            Some(rate) => rate + RATE_SMOOTHING * (per_second - rate),
-            None => per_second,
+    /// Folds in `seconds` during which requests queued throughout (the
+    /// engine ran flat out, so its completions measure its capacity).
+    pub fn observe_busy(&self, completed: u64, seconds: f64) {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return;
+        }
+        let Ok(mut busy) = self.busy.lock() else {
+            return;
         };
-        if next.is_finite() && next > 0.0 {
-            self.rate_bits.store(next.to_bits(), Ordering::Relaxed);
+        let keep = (-seconds / RATE_MEMORY_S).exp();
+        busy.0 = busy.0 * keep + completed as f64;
+        busy.1 = busy.1 * keep + seconds;
+        let rate = busy.0 / busy.1;
+        if rate.is_finite() && rate > 0.0 {
+            self.rate_bits.store(rate.to_bits(), Ordering::Relaxed);
         }
     }
 
@@ -98,12 +111,24 @@ mod tests {
     fn learns_rate_and_slots() {
         let c = EndpointCapacity::default();
         assert_eq!((c.rate(), c.slots()), (None, None));
-        c.observe_busy_rate(10.0);
-        assert_eq!(c.rate(), Some(10.0));
-        c.observe_busy_rate(20.0);
-        assert!((c.rate().unwrap_or_default() - 13.0).abs() < 1e-9);
-        c.observe_busy_rate(0.0);
-        assert!(c.rate().is_some_and(|r| r > 0.0), "a rate never drops to 0");
+        c.observe_busy(0, 0.25);
+        assert_eq!(c.rate(), None, "nothing completed yet");
+        c.observe_busy(5, 0.25);
+        assert!(
+            c.rate().is_some_and(|r| (r - 10.0).abs() < 0.5),
+            "{:?}",
+            c.rate()
+        );
+        // One quiet interval barely moves a rate built on several.
+        for _ in 0..8 {
+            c.observe_busy(5, 0.5);
+        }
+        c.observe_busy(0, 0.25);
+        assert!(
+            c.rate().is_some_and(|r| r > 9.0 && r < 10.0),
+            "{:?}",
+            c.rate()
+        );
         c.observe_full(4);
         c.observe_full(3);
         assert_eq!(c.slots(), Some(4));

@@ -140,9 +140,8 @@ pub async fn run(
             let completed = capacity.completed();
             let (completed_before, queued_before) = previous[i];
             // Queued at both ends of the interval: the engine ran flat out.
-            if queued > 0 && queued_before > 0 && elapsed > 0.0 {
-                let done = completed.saturating_sub(completed_before);
-                capacity.observe_busy_rate(done as f64 / elapsed);
+            if queued > 0 && queued_before > 0 {
+                capacity.observe_busy(completed.saturating_sub(completed_before), elapsed);
             }
             previous[i] = (completed, queued);
             let labels = [

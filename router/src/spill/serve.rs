@@ -128,7 +128,11 @@ async fn try_target(
         };
         metrics::counter!(PROVIDER_ERRORS, "provider" => provider.name.to_string(), "status" => status)
             .increment(1);
-        tracing::warn!(provider = %provider.name, model = %route.name, %error, "spill-over provider failed");
+        let detail = match &error {
+            ProviderError::Status { body, .. } => String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+            _ => String::new(),
+        };
+        tracing::warn!(provider = %provider.name, model = %route.name, %error, %detail, "spill-over provider failed");
         Blocked::ProviderFailed
     })?;
     let settlement = Settlement {
