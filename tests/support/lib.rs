@@ -187,3 +187,20 @@ pub fn without_active_probes(yaml: &str) -> String {
         "    enabled: false\n    interval: 100ms\n    timeout: 500ms",
     )
 }
+
+/// Waits until the router's only local endpoint is seen as down.
+pub async fn wait_until_down(url: &str, pool: &str) {
+    let down = eventually(Duration::from_secs(5), async || {
+        let health: serde_json::Value = client()
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .expect("health")
+            .json()
+            .await
+            .expect("json");
+        health["pools"][pool]["healthy_endpoints"] == 0
+    })
+    .await;
+    assert!(down, "the dead endpoint was never marked down");
+}

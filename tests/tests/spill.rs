@@ -108,23 +108,6 @@ async fn chat(url: &str, body: &Value) -> Answer {
     }
 }
 
-/// Waits until the router's only local endpoint is seen as down.
-async fn wait_until_down(url: &str, pool: &str) {
-    let down = eventually(Duration::from_secs(5), async || {
-        let health: Value = client()
-            .get(format!("{url}/health"))
-            .send()
-            .await
-            .expect("health")
-            .json()
-            .await
-            .expect("json");
-        health["pools"][pool]["healthy_endpoints"] == 0
-    })
-    .await;
-    assert!(down, "the dead endpoint was never marked down");
-}
-
 #[tokio::test]
 async fn a_model_with_room_stays_local_and_says_so() {
     let sims = start_sims(1).await;
