@@ -266,6 +266,9 @@ impl App {
             .filter(|route| Arc::ptr_eq(&route.pool, pool))
             .filter_map(|route| {
                 let spill = route.spill.as_ref()?;
+                // Exported from the start, not only after the first change.
+                metrics::gauge!(crate::saturation::MODEL_SATURATED, "model" => route.name.to_string())
+                    .set(0.0);
                 Some(crate::saturation::Watched {
                     route: Arc::clone(route),
                     state: Arc::clone(&spill.state),
