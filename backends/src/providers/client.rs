@@ -113,10 +113,6 @@ impl ProviderClient {
         })
     }
 
-    pub fn api(&self) -> &ProviderApi {
-        &self.api
-    }
-
     pub fn supports(&self, operation: Operation) -> bool {
         !matches!(self.api, ProviderApi::Anthropic { .. })
             || operation == Operation::ChatCompletions

@@ -143,20 +143,13 @@ impl Thresholds {
         endpoints: impl IntoIterator<Item = EndpointView>,
         saturated: bool,
     ) -> PoolVerdict {
-        let mut best_wait: Option<f64> = None;
         let mut reason: Option<Reason> = None;
         for e in endpoints {
-            if e.healthy
-                && let Some(wait) = e.predicted_wait()
-            {
-                best_wait = Some(best_wait.map_or(wait, |b: f64| b.min(wait)));
-            }
             match self.room(&e, saturated) {
                 Ok(()) => {
                     return PoolVerdict {
                         room: true,
                         reason: None,
-                        best_wait,
                     };
                 }
                 // Prefer the reason closest to having room.
@@ -166,7 +159,6 @@ impl Thresholds {
         PoolVerdict {
             room: false,
             reason: Some(reason.unwrap_or(Reason::NoHealthyEndpoint)),
-            best_wait,
         }
     }
 }
@@ -186,9 +178,6 @@ fn closer(a: Reason, b: Reason) -> Reason {
 pub struct PoolVerdict {
     pub room: bool,
     pub reason: Option<Reason>,
-    /// Lowest predicted wait among healthy endpoints, when known (may stop
-    /// early at the first endpoint with room).
-    pub best_wait: Option<f64>,
 }
 
 #[cfg(test)]
@@ -275,7 +264,7 @@ mod tests {
         assert!(v.room);
         let v = T.assess([busy, busy], false);
         assert_eq!((v.room, v.reason), (false, Some(Reason::QueueWait)));
-        assert_eq!(v.best_wait, Some(1.5));
+        assert_eq!(busy.predicted_wait(), Some(1.5));
         let down = EndpointView::default();
         let v = T.assess([down, down], false);
         assert_eq!(v.reason, Some(Reason::NoHealthyEndpoint));

@@ -115,6 +115,7 @@ pub async fn run(
         let elapsed = last.elapsed().as_secs_f64();
         last = Instant::now();
         let now = now_ms();
+        let mut views_now = Vec::with_capacity(pool.endpoints.len());
         for (i, endpoint) in pool.endpoints.iter().enumerate() {
             let capacity = &endpoint.capacity;
             if let Some(Some(binding)) = gpus.get(i) {
@@ -157,16 +158,18 @@ pub async fn run(
             if let Some(slots) = view.slots {
                 metrics::gauge!(SLOTS, &labels).set(f64::from(slots));
             }
+            views_now.push(view);
         }
+        let best = views_now
+            .iter()
+            .filter(|v| v.healthy)
+            .filter_map(EndpointView::predicted_wait)
+            .reduce(f64::min);
         for model in &watched {
-            let verdict = model.thresholds.assess(views(&pool), true);
+            let verdict = model.thresholds.assess(views_now.iter().copied(), true);
             if let Some(transition) = model.state.evaluate(verdict.room) {
                 record_transition(&model.route.name, transition);
             }
-            let best = views(&pool)
-                .filter(|v| v.healthy)
-                .filter_map(|v| v.predicted_wait())
-                .reduce(f64::min);
             metrics::gauge!(MODEL_PREDICTED_WAIT, "model" => model.route.name.to_string())
                 .set(best.unwrap_or(0.0));
         }

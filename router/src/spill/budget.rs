@@ -3,7 +3,6 @@
 //! reconcile), so concurrent requests cannot overspend between them.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use switchyard_backends::providers::Usage;
 
@@ -77,12 +76,6 @@ impl Budget {
         })
     }
 
-    /// Time until the current period ends: when a spent budget refills.
-    pub fn refills_in(&self, now_ms: u64) -> Duration {
-        let next = (now_ms / self.period_ms + 1) * self.period_ms;
-        Duration::from_millis(next - now_ms)
-    }
-
     /// Counts `cost` in the period the ledger is in (the one the request
     /// reserved in, unless a later reservation rolled it over).
     fn settle(&self, held: f64, cost: f64) {
@@ -103,7 +96,8 @@ impl Budget {
     }
 
     /// (spent, reserved) in the current period.
-    pub fn state(&self) -> (f64, f64) {
+    #[cfg(test)]
+    fn state(&self) -> (f64, f64) {
         self.ledger
             .lock()
             .map(|l| (l.spent, l.reserved))
@@ -143,7 +137,7 @@ mod tests {
             "p",
             &BudgetConfig {
                 usd,
-                period: Duration::from_secs(60),
+                period: std::time::Duration::from_secs(60),
             },
         ))
     }
@@ -165,7 +159,6 @@ mod tests {
         assert!(b.reserve(0.71, 1_000).is_none());
         // The next period starts from zero.
         assert!(b.reserve(0.9, 61_000).is_some());
-        assert_eq!(b.refills_in(61_000), Duration::from_secs(59));
     }
 
     #[test]

@@ -89,7 +89,8 @@ impl SpillCap {
     }
 
     /// (requests, spilled) over the window ending at `now_ms`.
-    pub fn totals(&self, now_ms: u64) -> (u64, u64) {
+    #[cfg(test)]
+    fn totals(&self, now_ms: u64) -> (u64, u64) {
         let slice = now_ms / self.slice_ms;
         self.ring.lock().map(|r| r.totals(slice)).unwrap_or((0, 0))
     }
