@@ -173,9 +173,16 @@ async fn router_in_front_of_two_real_vllm_instances() {
         .iter()
         .map(|e| (e.probe_healthy(), e.in_flight()))
         .collect();
+    // Seen busy at least once in vLLM's own gauges. Not a mean: a fast engine finishes a
+    // tiny model's requests between samples (seen: 24 served, mean occupancy 0.03, while a
+    // slow one averaged 2.3), and what matters is that it worked, which its counter says.
+    let seen_busy: Vec<bool> = occupancy
+        .iter()
+        .map(|samples| samples.iter().any(|busy| *busy >= 1.0))
+        .collect();
     assert!(
-        mean.iter().all(|m| *m >= 0.1),
-        "both engines were kept busy: occupancy {mean:?}, served {served:?}, (healthy, in flight) {health:?}"
+        seen_busy.iter().all(|busy| *busy),
+        "both engines were seen busy: occupancy {mean:?}, served {served:?}, (healthy, in flight) {health:?}"
     );
     assert!(
         served.iter().all(|s| *s >= 5.0),
