@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod app;
 pub mod batch;
+pub mod busy_poll;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -62,6 +62,9 @@ impl RunningRouter {
             .collect();
         let shutdown = CancellationToken::new();
         app.spawn_background(&shutdown);
+        if let Some(idle) = config.server.busy_poll.filter(|idle| !idle.is_zero()) {
+            crate::busy_poll::start(idle, &shutdown);
+        }
         let task = tokio::spawn(serve(Arc::clone(&app), listeners, shutdown.clone()));
         Ok(RunningRouter {
             app,

@@ -18,8 +18,14 @@
 # It makes p50 closer to bare metal but lengthens the direct path's p99 (same-core busy loop),
 # so added p99 is not meaningful with it. The busy loops stop before the throughput runs.
 #
+# switchyard-busy-poll is Switchyard with `server.busy_poll: 10ms`: its worker polls instead of
+# sleeping while requests arrive, which removes the two wake-ups of the router's core; it
+# sleeps again 10 ms after its last request, so it does not hold core 0 while others are
+# measured.
+#
 # Usage: scripts/bench/overhead.sh [--out FILE] [--rounds N] [--duration S] [--quick]
-#        [--targets "direct switchyard vllm-router sglang-router nginx litellm"] [--no-build]
+#        [--targets "direct switchyard switchyard-busy-poll vllm-router sglang-router nginx litellm"]
+#        [--no-build]
 #        [--port-base P] [--spin-idle]
 # Writes FILE (default target/bench/overhead.json) and FILE with .md, and prints the tables.
 # The PyPI peers go into virtual environments under .cache/venvs/ (installed on first use);
@@ -38,7 +44,7 @@ STREAM_RATE=1000
 STREAM_DELAY_MS=2
 OPEN_CONNS=32
 CLOSED_CONNS=64
-TARGETS="direct switchyard vllm-router sglang-router nginx litellm"
+TARGETS="direct switchyard switchyard-busy-poll vllm-router sglang-router nginx litellm"
 BUILD=1
 SPIN_IDLE=0
 PORT_BASE=18100
@@ -62,7 +68,7 @@ while [[ $# -gt 0 ]]; do
         --port-base) PORT_BASE=$2; shift 2 ;;
         --router-core) ROUTER_CORE=$2; shift 2 ;;
         --gen-core) GEN_CORE=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
 done
@@ -71,7 +77,8 @@ done
 UPSTREAM_PORT=$((PORT_BASE + 1))
 declare -A PORT=([direct]=$UPSTREAM_PORT [switchyard]=$((PORT_BASE + 2))
                  [vllm-router]=$((PORT_BASE + 3)) [nginx]=$((PORT_BASE + 4))
-                 [sglang-router]=$((PORT_BASE + 6)) [litellm]=$((PORT_BASE + 7)))
+                 [sglang-router]=$((PORT_BASE + 6)) [litellm]=$((PORT_BASE + 7))
+                 [switchyard-busy-poll]=$((PORT_BASE + 9)))
 VLLM_METRICS_PORT=$((PORT_BASE + 5))
 SGLANG_METRICS_PORT=$((PORT_BASE + 8))
 
@@ -124,9 +131,9 @@ source "$HERE/peers.sh"
 cd "$ROOT"
 if [[ $BUILD == 1 ]]; then
     cargo build --release -p switchyard-benches --bins
-    if [[ " $TARGETS " == *" switchyard "* ]]; then
+    if [[ " $TARGETS " == *" switchyard"* ]]; then
         cargo build --release -p switchyard --bin switchyard ||
-            { echo "switchyard does not build: leaving it out" >&2; TARGETS=${TARGETS//switchyard/}; }
+            { echo "switchyard does not build: leaving it out" >&2; TARGETS=${TARGETS//switchyard-busy-poll/}; TARGETS=${TARGETS//switchyard/}; }
     fi
 fi
 need_tool() { command -v "$1" >/dev/null || { [[ $EUID == 0 ]] && { apt-get update -qq && apt-get install -y -qq "$2"; } >&2; }; }
@@ -168,6 +175,7 @@ for t in $TARGETS; do
     case $t in
         direct) continue ;;
         switchyard) start_switchyard "${PORT[$t]}" ;;
+        switchyard-busy-poll) start_switchyard "${PORT[$t]}" 10ms switchyard-busy-poll ;;
         vllm-router) start_vllm_router "${PORT[$t]}" "$VLLM_METRICS_PORT" ;;
         sglang-router) start_sglang_router "${PORT[$t]}" "$SGLANG_METRICS_PORT" ;;
         nginx) start_nginx "${PORT[$t]}" ;;

@@ -5,10 +5,11 @@
 
 # Switchyard: the config format the router reads; one tokio worker thread.
 start_switchyard() {
-    local port=$1
-    cat >"$TMP/switchyard.yaml" <<EOF
+    local port=$1 busy_poll=${2:-0s} name=${3:-switchyard}
+    cat >"$TMP/$name.yaml" <<EOF
 server:
   workers: 1
+  busy_poll: $busy_poll
 listeners:
   - address: 127.0.0.1:$port
 logging: { level: warn }
@@ -22,8 +23,8 @@ models:
   bench-model:
     pool: bench
 EOF
-    start_bg switchyard taskset -c "$ROUTER_CORE" "$ROOT/target/release/switchyard" \
-        serve --config "$TMP/switchyard.yaml"
+    start_bg "$name" taskset -c "$ROUTER_CORE" "$ROOT/target/release/switchyard" \
+        serve --config "$TMP/$name.yaml"
 }
 
 # vLLM's Rust router (PyPI vllm-router), in its own virtual environment.

@@ -110,8 +110,10 @@ def main(res_dir, out_path):
         s["max_rps"]["generator_bound"] = bool(best and ceiling and name != "direct" and best >= 0.9 * ceiling)
 
     checks = []
-    sy = summary.get("switchyard")
-    if sy:
+    for sy_name in ("switchyard", "switchyard-busy-poll"):
+        sy = summary.get(sy_name)
+        if not sy:
+            continue
         a2 = sy["added_ms"].get("2000", {})
         tt = sy.get("stream_ttfc_added_ms", {})
         ratio = sy["max_rps"].get("vs_vllm_router")
@@ -121,7 +123,7 @@ def main(res_dir, out_path):
             ("streamed TTFC added p50 (ms)", tt.get("p50"), "<= 0.2", tt.get("p50") is not None and tt["p50"] <= 0.2),
             ("max throughput / vllm-router", ratio, ">= 1.5", ratio is not None and ratio >= 1.5),
         ]:
-            checks.append({"check": what, "value": value, "target": limit, "pass": ok})
+            checks.append({"check": f"{sy_name}: {what}", "value": value, "target": limit, "pass": ok})
 
     md = render(meta, names, rates, summary, floor, checks, runs)
     ab_file = Path(res_dir) / "bench-ab.json"

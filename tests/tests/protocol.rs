@@ -393,3 +393,52 @@ async fn models_health_and_metrics_endpoints() {
     }
     router.shutdown().await;
 }
+
+/// `server.busy_poll` on a single-threaded runtime, the harshest case for a task that never
+/// sleeps: the router, the simulator and the client share the one thread with the poller.
+/// Requests are answered in full, streamed and not, before and after the pollers go to sleep.
+#[tokio::test(flavor = "current_thread")]
+async fn busy_polling_router_answers_while_polling_and_after_sleeping() {
+    let sims = start_sims(1).await;
+    let router = start_router(&router_yaml(
+        "round_robin",
+        &[sims[0].base_url()],
+        "",
+        "server:\n  busy_poll: 20ms\n",
+    ))
+    .await;
+    let url = router_url(&router);
+    let client = client();
+    let ask = async |stream: bool| {
+        let response = client
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&chat_body(MODEL, stream, 8))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.expect("body");
+        if stream {
+            assert!(
+                body.ends_with("data: [DONE]\n\n"),
+                "complete stream: {body}"
+            );
+        } else {
+            let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            assert!(value["choices"][0]["message"]["content"].is_string());
+        }
+    };
+    let work = async {
+        for i in 0..20 {
+            ask(i % 2 == 0).await;
+        }
+        // Idle past `busy_poll`: the pollers sleep, and the next request wakes them.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ask(true).await;
+        ask(false).await;
+    };
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .expect("every request answered while busy polling");
+    router.shutdown().await;
+}

@@ -35,6 +35,7 @@ pub async fn dispatch(
     protocol: ListenerProtocol,
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    crate::busy_poll::note_request();
     let path = request.uri().path();
     let is_grpc = request
         .headers()
