@@ -7,7 +7,7 @@
 //! finds the data on its next poll. The price is a core at 100% while traffic flows, so the
 //! pollers stop after `idle` with no new request and a request wakes them again.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Requests seen so far; pollers watch it change.
 static ACTIVITY: AtomicU64 = AtomicU64::new(0);
-/// Set while the pollers sleep, so the request path notifies only then.
-static SLEEPING: AtomicBool = AtomicBool::new(false);
+/// Pollers asleep now, so the request path notifies only when one is. A count, not a flag:
+/// with several workers one poller waking must not hide another that still sleeps.
+static SLEEPING: AtomicUsize = AtomicUsize::new(0);
 static WAKE: Notify = Notify::const_new();
 
 /// Called once per request: keeps the pollers polling, or wakes them.
@@ -27,12 +28,13 @@ pub fn note_request() {
         return;
     }
     ACTIVITY.fetch_add(1, Ordering::SeqCst);
-    if SLEEPING.load(Ordering::SeqCst) {
+    if SLEEPING.load(Ordering::SeqCst) > 0 {
         WAKE.notify_waiters();
     }
 }
 
-/// Spawns one poller per worker of the current runtime, until `stop` fires.
+/// Spawns one poller per worker of the current runtime, until `stop` fires. Tokio may run
+/// two on one worker for a while; the other worker then sleeps as it would without them.
 pub fn start(idle: Duration, stop: &CancellationToken) {
     ENABLED.store(true, Ordering::SeqCst);
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
@@ -64,14 +66,16 @@ async fn poll_while_busy(idle: Duration, stop: CancellationToken) {
         // Registered before the flag is published, so a request that sees the flag and
         // notifies is never missed; the re-check covers one that came just before.
         let wake = WAKE.notified();
-        SLEEPING.store(true, Ordering::SeqCst);
-        if ACTIVITY.load(Ordering::SeqCst) == seen {
-            tokio::select! {
-                () = wake => {}
-                () = stop.cancelled() => return,
-            }
+        SLEEPING.fetch_add(1, Ordering::SeqCst);
+        let stopped = ACTIVITY.load(Ordering::SeqCst) == seen
+            && tokio::select! {
+                () = wake => false,
+                () = stop.cancelled() => true,
+            };
+        SLEEPING.fetch_sub(1, Ordering::SeqCst);
+        if stopped {
+            return;
         }
-        SLEEPING.store(false, Ordering::SeqCst);
         seen = ACTIVITY.load(Ordering::SeqCst);
         last_request = Instant::now();
     }
@@ -87,7 +91,7 @@ mod tests {
         start(Duration::from_millis(20), &stop);
         // Idle: the poller goes to sleep after 20 ms.
         let slept = async {
-            while !SLEEPING.load(Ordering::SeqCst) {
+            while SLEEPING.load(Ordering::SeqCst) == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         };
@@ -97,7 +101,7 @@ mod tests {
         // A request wakes it; it polls again (not sleeping) until idle once more.
         note_request();
         let woke = async {
-            while SLEEPING.load(Ordering::SeqCst) {
+            while SLEEPING.load(Ordering::SeqCst) > 0 {
                 tokio::task::yield_now().await;
             }
         };
