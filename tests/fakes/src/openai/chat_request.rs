@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::check::{
-    Obj, body_object, get, known_keys, non_empty_array, opt_bool, opt_int, opt_number, opt_object,
-    opt_str, stop, stream_flags,
+    Obj, get, non_empty_array, opt_bool, opt_int, opt_number, opt_object, opt_str, request_object,
+    stop, stream_flags,
 };
 use super::errors::{OaiError, invalid_type, invalid_value, missing};
 use super::messages;
@@ -74,16 +74,7 @@ pub(crate) struct ChatRequest {
 
 /// Validates `body`; `model_required` is false for Azure.
 pub(crate) fn parse(body: &Value, model_required: bool) -> Result<ChatRequest, OaiError> {
-    let obj = body_object(body)?;
-    known_keys(obj, CHAT_PARAMS)?;
-    let model = opt_str(obj, "model", "model")?;
-    if model_required && model.is_none() {
-        return Err(OaiError::invalid(
-            "you must provide a model parameter",
-            None,
-            None,
-        ));
-    }
+    let (obj, model) = request_object(body, CHAT_PARAMS, model_required)?;
     let info = messages::validate(obj.get("messages"))?;
     let (stream, include_usage) = stream_flags(obj)?;
     let max_tokens = opt_int(obj, "max_tokens", 1, None)?;

@@ -26,6 +26,26 @@ pub(crate) fn body_object(body: &Value) -> Result<&Obj, OaiError> {
         .ok_or_else(|| invalid_type("body", "an object", body))
 }
 
+/// The body as an object of known keys, and its `model`; OpenAI requires `model`, Azure
+/// takes it from the deployment in the path.
+pub(crate) fn request_object<'a>(
+    body: &'a Value,
+    allowed: &[&str],
+    model_required: bool,
+) -> Result<(&'a Obj, Option<&'a str>), OaiError> {
+    let obj = body_object(body)?;
+    known_keys(obj, allowed)?;
+    let model = opt_str(obj, "model", "model")?;
+    if model_required && model.is_none() {
+        return Err(OaiError::invalid(
+            "you must provide a model parameter",
+            None,
+            None,
+        ));
+    }
+    Ok((obj, model))
+}
+
 pub(crate) fn opt_bool(obj: &Obj, key: &str) -> Result<Option<bool>, OaiError> {
     match get(obj, key) {
         None => Ok(None),

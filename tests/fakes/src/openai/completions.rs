@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Flavor;
 use super::check::{
-    body_object, get, known_keys, opt_bool, opt_int, opt_number, opt_str, stop, stream_flags,
+    get, opt_bool, opt_int, opt_number, opt_str, request_object, stop, stream_flags,
 };
 use super::errors::{OaiError, empty_array, invalid_type, missing};
 use crate::azure::{content_filter_results, prompt_filter_chunk, prompt_filter_results};
@@ -54,16 +54,7 @@ pub(crate) struct CompletionRequest {
 }
 
 pub(crate) fn parse(body: &Value, model_required: bool) -> Result<CompletionRequest, OaiError> {
-    let obj = body_object(body)?;
-    known_keys(obj, PARAMS)?;
-    let model = opt_str(obj, "model", "model")?;
-    if model_required && model.is_none() {
-        return Err(OaiError::invalid(
-            "you must provide a model parameter",
-            None,
-            None,
-        ));
-    }
+    let (obj, model) = request_object(body, PARAMS, model_required)?;
     let (prompts, prompt_chars) = prompts(get(obj, "prompt"))?;
     let (stream, include_usage) = stream_flags(obj)?;
     // The legacy endpoint's default max_tokens is 16.

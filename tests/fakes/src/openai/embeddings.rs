@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::Flavor;
-use super::check::{body_object, get, known_keys, opt_int, opt_str};
+use super::check::{get, opt_int, opt_str, request_object};
 use super::errors::{OaiError, empty_array, invalid_type, invalid_value, missing};
 use crate::http::{Answer, json as json_response};
 use crate::reply;
@@ -23,16 +23,7 @@ pub(crate) struct EmbeddingRequest {
 }
 
 pub(crate) fn parse(body: &Value, model_required: bool) -> Result<EmbeddingRequest, OaiError> {
-    let obj = body_object(body)?;
-    known_keys(obj, PARAMS)?;
-    let model = opt_str(obj, "model", "model")?;
-    if model_required && model.is_none() {
-        return Err(OaiError::invalid(
-            "you must provide a model parameter",
-            None,
-            None,
-        ));
-    }
+    let (obj, model) = request_object(body, PARAMS, model_required)?;
     let inputs = inputs(get(obj, "input"))?;
     let base64 = match opt_str(obj, "encoding_format", "encoding_format")? {
         None | Some("float") => false,
