@@ -5,10 +5,16 @@
 # the hand-pinned oracle (each group's system prompt pinned to one engine, no router), and
 # SGLang's router (PyPI sglang-router, --policy cache_aware). Caches are reset before each
 # system. Hit rates and request counts come from the engines' own counters.
+# Two more systems separate what a router in the path costs from what its routing costs (not
+# in the default list): oracle_routed (the oracle's pinning, each engine behind its own
+# Switchyard) and oracle_sglang (the same behind sglang-router).
 #
 #   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N] [--repeat R]
-#       [--concurrency C] [--systems "..."] [--out DIR] [--no-build] [--state FILE] [--model DIR]
+#       [--concurrency C] [--prefix-len WORDS] [--systems "..."] [--out DIR] [--no-build]
+#       [--state FILE] [--model DIR]
 #
+# --prefix-len: words per group's system prompt (default 100, about 250 tokens with the chat
+# template; the model's context is 512 tokens, so at most about 170).
 # --model: the vLLM model directory (default: the tiny test model), e.g. a larger one built by
 # `make_tiny_model.py DIR --hidden 512 --layers 8`, where prefill costs more than the
 # per-request overhead.
@@ -36,6 +42,7 @@ while (($#)); do
         --repeat) REPEAT=$2; shift 2 ;;
         --requests) REQUESTS=$2; shift 2 ;;
         --concurrency) CONCURRENCY=$2; shift 2 ;;
+        --prefix-len) PREFIX_LEN=$2; shift 2 ;;
         --systems) SYSTEMS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
@@ -103,12 +110,36 @@ switchyard_config() { # policy, extra cache_aware lines, port
     printf 'listeners:\n  - address: 127.0.0.1:%s\nlogging: { level: "%s" }\nscrape:\n  interval: %s\npools:\n  main:\n    policy: %s\n%s    endpoints:\n' \
         "$port" "${ROUTER_LOG:-warn}" "${SCRAPE_INTERVAL:-1s}" "$policy" "$cache"
     for i in "${!URLS[@]}"; do
-        printf '      - url: %s\n        name: e%d\n        kind: vllm\n' "${URLS[$i]}" "$i"
+        printf '      - url: %s\n        name: e%d\n        kind: vllm\n' "${URLS[$i]}" "$((i + ${NAME_OFFSET:-0}))"
         if [[ -n ${KV[$i]:-} ]]; then
             printf '        kv_events: { endpoint: "%s", replay_endpoint: "%s", topic: kv }\n' "${KV[$i]}" "${REPLAY[$i]}"
         fi
     done
     printf 'models:\n  %s:\n    pool: main\n' "$MODEL"
+}
+
+start_sglang() { # port, worker URL... (appends to PIDS)
+    local port=$1 url="http://127.0.0.1:$1"
+    shift
+    if ! "$SGLANG_VENV_DIR/bin/python" -c 'import sglang_router' 2>/dev/null; then
+        python3 -m venv "$SGLANG_VENV_DIR" && "$SGLANG_VENV_DIR/bin/pip" install -q sglang-router
+    fi
+    "$SGLANG_VENV_DIR/bin/python" -m sglang_router.launch_router --host 127.0.0.1 --port "$port" \
+        --worker-urls "$@" --policy cache_aware --log-level warn \
+        --worker-startup-check-interval 1 --prometheus-host 127.0.0.1 \
+        --prometheus-port "$(free_port)" >"$TMP/sglang-$port.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "$url/health" || { tail -20 "$TMP/sglang-$port.log" >&2; return 1; }
+    # Its /health answers before its workers are admitted ("no available workers"):
+    # wait until it serves a request, so none of the measured ones fail for that.
+    for _ in $(seq 1 300); do
+        curl -sf -o /dev/null -H 'content-type: application/json' \
+            -d "{\"model\":\"$MODEL\",\"prompt\":\"ready\",\"max_tokens\":1}" \
+            "$url/v1/completions" && return 0
+        sleep 0.1
+    done
+    echo "sglang-router did not serve a request within 30 s" >&2; tail -20 "$TMP/sglang-$port.log" >&2
+    return 1
 }
 
 start_system() { # system, port -> sets TARGET_URL and PIN
@@ -124,26 +155,32 @@ start_system() { # system, port -> sets TARGET_URL and PIN
             switchyard_config cache_aware "$(printf '    cache_aware:\n      index: events\n      block_tokens: %s\n      tokenizer: { %s }\n%s' "$BLOCK_TOKENS" "$TOKENIZER" "${CACHE_AWARE_EXTRA:-}")" "$port" >"$TMP/router.yaml" ;;
         oracle)
             TARGET_URL=$(IFS=,; echo "${URLS[*]}"); PIN=--pin-prefixes; return 0 ;;
-        sglang)
-            if ! "$SGLANG_VENV_DIR/bin/python" -c 'import sglang_router' 2>/dev/null; then
-                python3 -m venv "$SGLANG_VENV_DIR" && "$SGLANG_VENV_DIR/bin/pip" install -q sglang-router
-            fi
-            "$SGLANG_VENV_DIR/bin/python" -m sglang_router.launch_router --host 127.0.0.1 --port "$port" \
-                --worker-urls "${URLS[@]}" --policy cache_aware --log-level warn \
-                --worker-startup-check-interval 1 --prometheus-host 127.0.0.1 \
-                --prometheus-port "$(free_port)" >"$TMP/sglang.log" 2>&1 &
-            PIDS+=($!)
-            wait_http "$TARGET_URL/health" || { tail -20 "$TMP/sglang.log" >&2; return 1; }
-            # Its /health answers before its workers are admitted ("no available workers"):
-            # wait until it serves a request, so none of the measured ones fail for that.
-            for _ in $(seq 1 300); do
-                curl -sf -o /dev/null -H 'content-type: application/json' \
-                    -d "{\"model\":\"$MODEL\",\"prompt\":\"ready\",\"max_tokens\":1}" \
-                    "$TARGET_URL/v1/completions" && return 0
-                sleep 0.1
+        oracle_routed)
+            # The oracle's pinning, each engine behind its own Switchyard: what the router in
+            # the path costs, apart from its routing.
+            local all=("${URLS[@]}") kv_all=("${KV[@]}") replay_all=("${REPLAY[@]}") targets=() i p
+            for i in "${!all[@]}"; do
+                p=$(free_port)
+                URLS=("${all[$i]}") KV=() REPLAY=() # round_robin reads no KV events
+                NAME_OFFSET=$i switchyard_config round_robin "" "$p" >"$TMP/router-pinned-$i.yaml"
+                "$BIN" serve --config "$TMP/router-pinned-$i.yaml" >"$TMP/router-pinned-$i.log" 2>&1 &
+                PIDS+=($!)
+                targets+=("http://127.0.0.1:$p")
             done
-            echo "sglang-router did not serve a request within 30 s" >&2; tail -20 "$TMP/sglang.log" >&2
-            return 1 ;;
+            URLS=("${all[@]}") KV=("${kv_all[@]}") REPLAY=("${replay_all[@]}")
+            for p in "${targets[@]}"; do wait_http "$p/health"; done
+            TARGET_URL=$(IFS=,; echo "${targets[*]}"); PIN=--pin-prefixes; return 0 ;;
+        sglang)
+            start_sglang "$port" "${URLS[@]}"; return ;;
+        oracle_sglang)
+            # The oracle's pinning, each engine behind its own sglang-router.
+            local targets=() u p
+            for u in "${URLS[@]}"; do
+                p=$(free_port)
+                start_sglang "$p" "$u" || return 1
+                targets+=("http://127.0.0.1:$p")
+            done
+            TARGET_URL=$(IFS=,; echo "${targets[*]}"); PIN=--pin-prefixes; return 0 ;;
         *) echo "unknown system $system" >&2; return 1 ;;
     esac
     "$BIN" serve --config "$TMP/router.yaml" >"$TMP/router-$system.log" 2>&1 &
@@ -168,7 +205,11 @@ for system in $SYSTEMS; do
         --concurrency "$CONCURRENCY" --requests "$REQUESTS" --warmup-requests 0 \
         "${scrapes[@]}" --out "$OUT/$system-r$round.json" >/dev/null
     if [[ -n ${ROUTER_LOG:-} && -f $TMP/router-$system.log ]]; then cp "$TMP/router-$system.log" "$OUT/"; fi
-    if [[ $system != oracle ]]; then kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; fi
+    case $system in
+        oracle) ;;
+        oracle_routed | oracle_sglang) for _ in "${URLS[@]}"; do kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; done ;;
+        *) kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]' ;;
+    esac
 done
 done
 python3 "$ROOT/scripts/bench/prefix_table.py" "$OUT" $SYSTEMS | tee "$OUT/table.md"

@@ -25,6 +25,7 @@ def figures(path):
     return {
         "hit": hits / queries if queries else float("nan"),
         "mean": ttft.get("mean") or float("nan"),
+        "p50": ttft.get("p50") or float("nan"),
         "p99": ttft.get("p99") or float("nan"),
         "rps": s["request_throughput"],
         "ratio": max(served) / max(min(served), 1),
@@ -50,7 +51,7 @@ for system in systems:
                  if system in r and "oracle" in r and r["oracle"]["hit"]]
     vs_sglang = [r[system]["mean"] / r["sglang"]["mean"] for r in rounds.values()
                  if system in r and "sglang" in r and r["sglang"]["mean"]]
-    med = {k: statistics.median(run[k] for run in runs) for k in ("hit", "mean", "p99", "rps", "ratio", "over")}
+    med = {k: statistics.median(run[k] for run in runs) for k in ("hit", "mean", "p50", "p99", "rps", "ratio", "over")}
     rows.append({
         "system": system, **med,
         "hit_range": (min(run["hit"] for run in runs), max(run["hit"] for run in runs)),
@@ -62,13 +63,13 @@ for system in systems:
 
 workload = next(iter(next(iter(rounds.values())).values()))["workload"]
 print(f"workload: {workload}; {len(rounds)} round(s), medians over rounds\n")
-print("| system | engine prefix-cache hit rate (range) | vs oracle | mean TTFT ms | vs sglang | p99 TTFT ms | req/s | max/min requests | busiest over fair share | failed |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| system | engine prefix-cache hit rate (range) | vs oracle | mean TTFT ms | vs sglang | p50 TTFT ms | p99 TTFT ms | req/s | max/min requests | busiest over fair share | failed |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     lo, hi = r["hit_range"]
     vo = f"{r['vs_oracle']:.2f}x" if r["vs_oracle"] is not None else "-"
     vs = f"{r['vs_sglang']:.2f}x" if r["vs_sglang"] is not None else "-"
-    print(f"| {r['system']} | {r['hit']:.3f} ({lo:.2f}-{hi:.2f}) | {vo} | {r['mean']:.1f} | {vs} | {r['p99']:.1f} | "
+    print(f"| {r['system']} | {r['hit']:.3f} ({lo:.2f}-{hi:.2f}) | {vo} | {r['mean']:.1f} | {vs} | {r['p50']:.1f} | {r['p99']:.1f} | "
           f"{r['rps']:.1f} | {r['ratio']:.2f} | {r['over']:+.0%} | {r['failed']} |")
 
 # A chart beside the table: hit rate and request balance per system, as plain SVG.
