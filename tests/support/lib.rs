@@ -146,17 +146,21 @@ pub fn metric_sum(text: &str, name: &str, label_filter: &[&str]) -> f64 {
         .sum()
 }
 
-/// Blocks a router's event index holds for `pool`, from its `/health`.
-pub async fn kv_index_blocks(router_url: &str, pool: &str) -> u64 {
-    let health: serde_json::Value = client()
+/// A router's `/health` document.
+pub async fn router_health(router_url: &str) -> serde_json::Value {
+    client()
         .get(format!("{router_url}/health"))
         .send()
         .await
         .expect("health answers")
         .json()
         .await
-        .expect("health json");
-    health["pools"][pool]["kv_index_blocks"]
+        .expect("health json")
+}
+
+/// Blocks a router's event index holds for `pool`, from its `/health`.
+pub async fn kv_index_blocks(router_url: &str, pool: &str) -> u64 {
+    router_health(router_url).await["pools"][pool]["kv_index_blocks"]
         .as_u64()
         .unwrap_or(0)
 }
@@ -191,15 +195,7 @@ pub fn without_active_probes(yaml: &str) -> String {
 /// Waits until the router's only local endpoint is seen as down.
 pub async fn wait_until_down(url: &str, pool: &str) {
     let down = eventually(Duration::from_secs(5), async || {
-        let health: serde_json::Value = client()
-            .get(format!("{url}/health"))
-            .send()
-            .await
-            .expect("health")
-            .json()
-            .await
-            .expect("json");
-        health["pools"][pool]["healthy_endpoints"] == 0
+        router_health(url).await["pools"][pool]["healthy_endpoints"] == 0
     })
     .await;
     assert!(down, "the dead endpoint was never marked down");

@@ -335,14 +335,7 @@ async fn models_health_and_metrics_endpoints() {
         .unwrap();
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "metrics-model");
-    let health: serde_json::Value = client
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = router_health(&url).await;
     assert_eq!(health["pools"]["main"]["healthy_endpoints"], 2);
     assert_eq!(
         client
