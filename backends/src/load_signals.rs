@@ -22,6 +22,9 @@ pub struct EngineLoad {
     pub queue_time_us: Option<f64>,
     /// Requests the queue time above covers (counter).
     pub queued_requests: Option<f64>,
+    /// How many tokens the engine's KV cache holds (vLLM's `cache_config_info`): a fixed
+    /// size, not a load, read so the approximate prefix index can age what it predicts.
+    pub kv_cache_tokens: Option<u64>,
 }
 
 /// How each signal is named by each engine family. Gauges are summed across
@@ -150,7 +153,63 @@ pub fn parse_engine_load(kind: EngineKind, text: &str) -> EngineLoad {
         prefix_cache_hits: sum(names.prefix_hits),
         queue_time_us: sum(names.queue_time_us),
         queued_requests: sum_all(names.queued_requests),
+        kv_cache_tokens: match kind {
+            EngineKind::Vllm => vllm_cache_tokens(text),
+            _ => None,
+        },
     }
+}
+
+/// vLLM publishes its cache configuration as labels of an info gauge:
+/// `kv_cache_size_tokens`, or (older releases) `num_gpu_blocks` x `block_size`. Data-parallel
+/// engines behind one server each have their own cache; the smallest is what a prefix can
+/// count on.
+fn vllm_cache_tokens(text: &str) -> Option<u64> {
+    text.lines()
+        .filter_map(|line| {
+            let (name, rest) = split_metric_name(line)?;
+            if name != "vllm:cache_config_info" {
+                return None;
+            }
+            let number = |key| label_value(rest, key)?.parse::<u64>().ok();
+            number("kv_cache_size_tokens")
+                .or_else(|| Some(number("num_gpu_blocks")? * number("block_size")?))
+                .filter(|&tokens| tokens > 0)
+        })
+        .min()
+}
+
+/// The value of label `key` in text starting at `{` (`None` when absent or unquoted).
+/// Escapes are left in place: the values read here are numbers.
+fn label_value<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+    let mut rest = labels.strip_prefix('{')?;
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        let (name, after) = rest.split_once('=')?;
+        let quoted = after.strip_prefix('"')?;
+        let end = closing_quote(quoted)?;
+        if name.trim() == key {
+            return Some(&quoted[..end]);
+        }
+        rest = &quoted[end + 1..];
+        if rest.starts_with('}') {
+            return None;
+        }
+    }
+}
+
+/// Byte offset of the first unescaped `"`.
+fn closing_quote(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `name{labels} value [timestamp]` -> (name, value). Labels are skipped
@@ -240,6 +299,38 @@ vllm:time_to_first_token_seconds_sum{engine="0",model_name="tiny-llama"} 0.5
         assert_eq!(load.waiting, Some(5));
         assert_eq!(load.kv_cache_usage, Some(0.7));
         assert_eq!(load.running, None, "absent metric is unknown, not zero");
+    }
+
+    #[test]
+    fn reads_vllm_cache_size_from_its_config_labels() {
+        let page = r#"# TYPE vllm:cache_config_info gauge
+vllm:cache_config_info{block_size="32",cache_dtype="auto",engine="0",kv_cache_size_tokens="3072",note="a \"quoted\", value",num_gpu_blocks="96"} 1.0
+"#;
+        assert_eq!(
+            parse_engine_load(EngineKind::Vllm, page).kv_cache_tokens,
+            Some(3072)
+        );
+        let older = r#"vllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="1000",num_gpu_blocks_override="None"} 1.0
+vllm:cache_config_info{block_size="16",engine="1",num_gpu_blocks="900"} 1.0
+"#;
+        assert_eq!(
+            parse_engine_load(EngineKind::Vllm, older).kv_cache_tokens,
+            Some(14_400),
+            "the smaller of two engines"
+        );
+        let unknown = r#"vllm:cache_config_info{block_size="16",num_gpu_blocks="None"} 1.0"#;
+        assert_eq!(
+            parse_engine_load(EngineKind::Vllm, unknown).kv_cache_tokens,
+            None
+        );
+        assert_eq!(
+            parse_engine_load(EngineKind::Vllm, VLLM).kv_cache_tokens,
+            None
+        );
+        assert_eq!(
+            parse_engine_load(EngineKind::Sglang, page).kv_cache_tokens,
+            None
+        );
     }
 
     #[test]

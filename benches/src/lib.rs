@@ -32,6 +32,7 @@ pub fn snapshots(n: usize) -> Vec<EndpointSnapshot> {
             engine_waiting: Some(((i * 17) % 5) as u32),
             kv_cache_usage: Some(0.5),
             engine_queue_wait_us: None,
+            kv_cache_tokens: None,
         })
         .collect()
 }

@@ -182,6 +182,7 @@ impl Endpoint {
             engine_waiting: engine.waiting,
             kv_cache_usage: engine.kv_cache_usage,
             engine_queue_wait_us: self.engine.queue_wait_us(now_ms, stale_after_ms),
+            kv_cache_tokens: self.engine.kv_cache_tokens(),
         }
     }
 
@@ -233,6 +234,9 @@ struct EngineLoadCell {
     prefix_queries_bits: AtomicU64,
     prefix_hits_bits: AtomicU64,
     queue_wait_us_bits: AtomicU32,
+    /// The engine's KV-cache size in tokens; 0 = unknown. A configuration, not a load: it
+    /// does not go stale, and a page without it leaves the last one read.
+    kv_cache_tokens: AtomicU64,
     /// `now_ms()` of the scrape; 0 = never scraped.
     updated_ms: AtomicU64,
 }
@@ -246,6 +250,7 @@ impl Default for EngineLoadCell {
             prefix_queries_bits: AtomicU64::new(f64::NAN.to_bits()),
             prefix_hits_bits: AtomicU64::new(f64::NAN.to_bits()),
             queue_wait_us_bits: AtomicU32::new(f32::NAN.to_bits()),
+            kv_cache_tokens: AtomicU64::new(0),
             updated_ms: AtomicU64::new(0),
         }
     }
@@ -264,6 +269,9 @@ impl EngineLoadCell {
             .store(load.prefix_cache_hits.unwrap_or(f64::NAN).to_bits(), r);
         self.queue_wait_us_bits
             .store(queue_wait_us.unwrap_or(f32::NAN).to_bits(), r);
+        if let Some(tokens) = load.kv_cache_tokens {
+            self.kv_cache_tokens.store(tokens, r);
+        }
         self.updated_ms.store(at_ms, Ordering::Release);
     }
 
@@ -282,6 +290,10 @@ impl EngineLoadCell {
         .filter(|v| !v.is_nan())
     }
 
+    fn kv_cache_tokens(&self) -> Option<u64> {
+        Some(self.kv_cache_tokens.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
     fn load(&self, now_ms: u64, stale_after_ms: u64) -> Option<EngineLoad> {
         if !self.fresh(now_ms, stale_after_ms) {
             return None;
@@ -298,6 +310,7 @@ impl EngineLoadCell {
             prefix_cache_hits: f64_known(self.prefix_hits_bits.load(r)),
             queue_time_us: None,
             queued_requests: None,
+            kv_cache_tokens: self.kv_cache_tokens(),
         })
     }
 }
@@ -318,6 +331,7 @@ mod tests {
             prefix_cache_hits: Some(3.0),
             queue_time_us: None,
             queued_requests: None,
+            kv_cache_tokens: Some(3072),
         };
         cell.store(&load, Some(250.0), 100);
         assert_eq!(cell.queue_wait_us(600, 1000), Some(250.0));
@@ -326,6 +340,21 @@ mod tests {
             cell.load(1101, 1000),
             None,
             "older than stale_after is unknown"
+        );
+        assert_eq!(
+            cell.kv_cache_tokens(),
+            Some(3072),
+            "a size does not go stale"
+        );
+        let without_size = EngineLoad {
+            kv_cache_tokens: None,
+            ..load
+        };
+        cell.store(&without_size, None, 2000);
+        assert_eq!(
+            cell.kv_cache_tokens(),
+            Some(3072),
+            "kept from the last page that had it"
         );
     }
 }

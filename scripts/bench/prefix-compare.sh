@@ -10,14 +10,25 @@
 # Switchyard) and oracle_sglang (the same behind sglang-router).
 #
 #   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N] [--repeat R]
-#       [--concurrency C] [--prefix-len WORDS] [--systems "..."] [--out DIR] [--no-build]
-#       [--state FILE] [--model DIR]
+#       [--first-round K] [--concurrency C | --rate R] [--prefix-len WORDS] [--suffix-len WORDS] [--unique-questions]
+#       [--systems "..."] [--out DIR] [--no-build] [--state FILE] [--model DIR] [--own-cpu]
 #
 # --prefix-len: words per group's system prompt (default 100, about 250 tokens with the chat
 # template; the model's context is 512 tokens, so at most about 170).
+# --rate R: open loop, Poisson arrivals at R requests/s, instead of C closed-loop users. In a
+# closed loop mean latency is concurrency / throughput (Little's law), so it shows what a
+# policy does to throughput; at a fixed rate it shows the queueing that imbalance causes.
+# --suffix-len: words per question (default 12).
+# --unique-questions: every request asks a new question (SGLang's generated-shared-prefix
+# bench), so only the system prompt can hit; by default each group has 4 users whose
+# questions repeat, which makes nearly every prompt a full hit once seen.
 # --model: the vLLM model directory (default: the tiny test model), e.g. a larger one built by
 # `make_tiny_model.py DIR --hidden 512 --layers 8`, where prefill costs more than the
 # per-request overhead.
+# --own-cpu: confine each vLLM instance (all its processes) to a core of its own, so the two
+# replicas do not take compute from each other, as GPU replicas each have their own device.
+# Without it both engines' processes share both cores, and a request on an idle engine still
+# waits for CPU behind the other engine's work, so spreading load buys little here.
 # --state: use a running vLLM fleet (scripts/vllm/start.sh --state FILE --kv-events --dev-mode
 # --num-gpu-blocks 96) instead of starting one; it is left running.
 #
@@ -28,26 +39,32 @@
 # ROUTER_LOG: Switchyard's log filter (e.g. switchyard::policy=debug); its logs go to DIR.
 # CACHE_AWARE_EXTRA: YAML lines (6-space indent) added to both cache_aware configurations.
 # --repeat R runs every system R times (rounds interleaved, seed 10+round); the table gives
-# medians over rounds, ratios taken within each round.
+# medians over rounds, ratios taken within each round. --first-round K numbers the rounds from
+# K and keeps the results already in DIR, to add rounds to an earlier run.
 # Writes DIR/<system>-r<round>.json (switchyard-bench/1), DIR/table.md and DIR/chart.svg.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-ENGINES=vllm STATE="" SKEW=0 REPEAT=1 MODEL_DIR="" REQUESTS=256 CONCURRENCY=6 BUILD=1 OUT=""
+ENGINES=vllm STATE="" OWN_CPU=() SKEW=0 REPEAT=1 FIRST_ROUND=1 MODEL_DIR="" REQUESTS=256 CONCURRENCY=6 RATE="" BUILD=1 OUT=""
 SYSTEMS="round_robin least_connections power_of_two approximate events oracle sglang"
-GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4
+GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4 UNIQUE=()
 while (($#)); do
     case $1 in
         --engines) ENGINES=$2; shift 2 ;;
         --skew) SKEW=$2; shift 2 ;;
         --repeat) REPEAT=$2; shift 2 ;;
+        --first-round) FIRST_ROUND=$2; shift 2 ;;
         --requests) REQUESTS=$2; shift 2 ;;
         --concurrency) CONCURRENCY=$2; shift 2 ;;
+        --rate) RATE=$2; shift 2 ;;
         --prefix-len) PREFIX_LEN=$2; shift 2 ;;
+        --suffix-len) SUFFIX_LEN=$2; shift 2 ;;
+        --unique-questions) UNIQUE=(--unique-questions); shift ;;
         --systems) SYSTEMS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --state) STATE=$2; shift 2 ;;
         --model) MODEL_DIR=$2; shift 2 ;;
+        --own-cpu) OWN_CPU=(--own-cpu); shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -80,7 +97,7 @@ if [[ $ENGINES == vllm ]]; then
         model_arg=()
         [[ $MODEL_DIR != "$ROOT/.cache/models/tiny-llama" ]] && model_arg=(--model "$MODEL_DIR")
         "$ROOT/scripts/vllm/start.sh" --state "$STATE" --count 2 --kv-events --dev-mode \
-            --num-gpu-blocks 96 "${model_arg[@]}" >/dev/null
+            --num-gpu-blocks 96 "${model_arg[@]}" "${OWN_CPU[@]}" >/dev/null
     fi
     mapfile -t URLS < <(python3 -c 'import json,sys; [print(i["url"]) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
     mapfile -t KV < <(python3 -c 'import json,sys; [print(i["kv_events"]["endpoint"].replace("*", i["host"])) for i in json.load(open(sys.argv[1]))["instances"]]' "$STATE")
@@ -189,10 +206,11 @@ start_system() { # system, port -> sets TARGET_URL and PIN
     sleep 0.5 # KV-event subscriptions settle
 }
 
+if [[ -n $RATE ]]; then LOAD=(--rate "$RATE"); else LOAD=(--concurrency "$CONCURRENCY"); fi
 scrapes=()
 for i in "${!URLS[@]}"; do scrapes+=(--scrape "e$i=${URLS[$i]}/metrics"); done
-rm -f "$OUT"/*.json
-for round in $(seq 1 "$REPEAT"); do
+((FIRST_ROUND == 1)) && rm -f "$OUT"/*.json
+for round in $(seq "$FIRST_ROUND" $((FIRST_ROUND + REPEAT - 1))); do
 for system in $SYSTEMS; do
     for u in "${URLS[@]}"; do curl -sf -X POST "$u/reset_prefix_cache" -o /dev/null; done
     port=$(free_port)
@@ -201,8 +219,8 @@ for system in $SYSTEMS; do
     # shellcheck disable=SC2086
     "$BIN" bench --url "$TARGET_URL" $PIN --model "$MODEL" --no-progress --seed $((10 + round)) \
         --workload shared-prefix --groups "$GROUP_COUNT" --users "$USERS" --prefix-len "$PREFIX_LEN" \
-        --suffix-len "$SUFFIX_LEN" --output-len "$OUTPUT_LEN" --skew "$SKEW" \
-        --concurrency "$CONCURRENCY" --requests "$REQUESTS" --warmup-requests 0 \
+        --suffix-len "$SUFFIX_LEN" --output-len "$OUTPUT_LEN" --skew "$SKEW" "${UNIQUE[@]}" \
+        "${LOAD[@]}" --requests "$REQUESTS" --warmup-requests 0 \
         "${scrapes[@]}" --out "$OUT/$system-r$round.json" >/dev/null
     if [[ -n ${ROUTER_LOG:-} && -f $TMP/router-$system.log ]]; then cp "$TMP/router-$system.log" "$OUT/"; fi
     case $system in

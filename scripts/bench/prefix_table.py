@@ -2,7 +2,10 @@
 
 Each system has one results file per round (SYSTEM-rN.json). Ratios to the oracle and to
 sglang-router are taken within a round (same engines, same moment); every figure in the
-table is the median over rounds, and the hit rate also shows its range.
+table is the median over rounds, and the hit rate also shows its range. The "all rounds"
+columns pool every request of every round instead: the mean TTFT over the whole run (a
+policy's bad rounds, such as a hot spot, count in full rather than being outvoted) and its
+ratio to sglang-router's.
 """
 import json
 import statistics
@@ -31,6 +34,7 @@ def figures(path):
         "ratio": max(served) / max(min(served), 1),
         "over": max(served) / fair - 1 if fair else 0.0,
         "failed": s["requests_failed"],
+        "count": ttft.get("count") or 0,
         "workload": r["config"]["workload"],
     }
 
@@ -59,17 +63,20 @@ for system in systems:
         "vs_sglang": statistics.median(vs_sglang) if vs_sglang else None,
         "failed": sum(run["failed"] for run in runs),
         "runs": len(runs),
+        "pooled": sum(run["mean"] * run["count"] for run in runs) / max(sum(run["count"] for run in runs), 1),
     })
+pooled = {r["system"]: r["pooled"] for r in rows}
 
 workload = next(iter(next(iter(rounds.values())).values()))["workload"]
 print(f"workload: {workload}; {len(rounds)} round(s), medians over rounds\n")
-print("| system | engine prefix-cache hit rate (range) | vs oracle | mean TTFT ms | vs sglang | p50 TTFT ms | p99 TTFT ms | req/s | max/min requests | busiest over fair share | failed |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| system | engine prefix-cache hit rate (range) | vs oracle | mean TTFT ms | vs sglang | mean TTFT ms, all rounds | vs sglang, all rounds | p50 TTFT ms | p99 TTFT ms | req/s | max/min requests | busiest over fair share | failed |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     lo, hi = r["hit_range"]
     vo = f"{r['vs_oracle']:.2f}x" if r["vs_oracle"] is not None else "-"
     vs = f"{r['vs_sglang']:.2f}x" if r["vs_sglang"] is not None else "-"
-    print(f"| {r['system']} | {r['hit']:.3f} ({lo:.2f}-{hi:.2f}) | {vo} | {r['mean']:.1f} | {vs} | {r['p50']:.1f} | {r['p99']:.1f} | "
+    vp = f"{r['pooled'] / pooled['sglang']:.2f}x" if pooled.get("sglang") else "-"
+    print(f"| {r['system']} | {r['hit']:.3f} ({lo:.2f}-{hi:.2f}) | {vo} | {r['mean']:.1f} | {vs} | {r['pooled']:.1f} | {vp} | {r['p50']:.1f} | {r['p99']:.1f} | "
           f"{r['rps']:.1f} | {r['ratio']:.2f} | {r['over']:+.0%} | {r['failed']} |")
 
 # A chart beside the table: hit rate and request balance per system, as plain SVG.

@@ -213,8 +213,12 @@ def build_instance(args, index: int, port: int, kv_ports: tuple[int, int] | None
             "replay_endpoint": kv["replay_endpoint"], "topic": kv["topic"]})]
     argv += args.vllm_args
     # --cpus confines every instance (all its processes) to those CPUs, e.g. to keep a core free
-    # for the router and the load generator; by default instance i binds its OMP threads to CPU i.
+    # for the router and the load generator; --own-cpu confines instance i to CPU i alone, so
+    # replicas do not share compute (as each GPU replica has its own device); by default
+    # instance i binds its OMP threads to CPU i.
     cpus = [int(c) for c in args.cpus.split(",")] if args.cpus else None
+    if args.own_cpu:
+        cpus = [index % ncpu]
     omp = str(cpus[index % len(cpus)]) if cpus else str(index % ncpu)
     env = {
         "VLLM_CPU_KVCACHE_SPACE": str(args.kv_cache_gib),
@@ -412,6 +416,9 @@ def main() -> int:
     st.add_argument("--cpus", default=None,
                     help="comma-separated CPUs every instance is confined to (default: no limit; "
                          "instance i binds its OMP threads to CPU i)")
+    st.add_argument("--own-cpu", action="store_true",
+                    help="confine instance i (all its processes) to CPU i mod the CPU count: "
+                         "replicas that do not take compute from each other, as GPU replicas")
     st.add_argument("--kv-cache-gib", type=int, default=1, help="VLLM_CPU_KVCACHE_SPACE")
     st.add_argument("--kv-events", action="store_true",
                     help="publish KV-cache events over ZMQ (vLLM binds tcp://*:P; ports in state)")

@@ -119,6 +119,7 @@ pub fn workload(args: &RunArgs) -> Result<Box<dyn Workload>, String> {
                 suffix: args.suffix_len,
                 output,
                 skew: args.skew,
+                unique_questions: args.unique_questions,
             },
             args.seed,
         )?),

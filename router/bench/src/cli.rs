@@ -115,6 +115,10 @@ pub struct RunArgs {
     /// shared-prefix: users (distinct questions) per system prompt.
     #[arg(long, default_value_t = 16)]
     pub users: u32,
+    /// shared-prefix: every request asks a new question (as SGLang's generated-shared-prefix
+    /// bench), so only the system prompt can hit the cache; --users is ignored.
+    #[arg(long)]
+    pub unique_questions: bool,
     /// shared-prefix: system prompt length in tokens.
     #[arg(long, default_value_t = 512)]
     pub prefix_len: u32,

@@ -187,6 +187,8 @@ impl Engine {
             running: st.sched.running(),
             waiting: st.sched.waiting(),
             kv_cache_usage: st.sched.cache().usage(),
+            num_blocks: self.cfg.num_blocks,
+            block_size: self.cfg.block_size,
             requests_cancelled: Counters::get(&self.counters.cancelled),
             requests_failed: Counters::get(&self.counters.failed),
         }

@@ -115,6 +115,9 @@ pub struct Gauges {
     pub running: usize,
     pub waiting: usize,
     pub kv_cache_usage: f64,
+    /// The cache's shape, published as vLLM's `cache_config_info` labels.
+    pub num_blocks: u32,
+    pub block_size: u32,
     /// Simulator-only: HTTP requests cancelled by their client.
     pub requests_cancelled: u64,
     /// Simulator-only: HTTP requests failed by fault injection.
@@ -148,6 +151,19 @@ impl Metrics {
             "vllm:kv_cache_usage_perc",
             "KV-cache usage. 1 means 100 percent usage.",
             g.kv_cache_usage,
+        );
+        header(
+            &mut out,
+            "vllm:cache_config_info",
+            "Information of the LLMEngine CacheConfig",
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "vllm:cache_config_info{{block_size=\"{}\",engine=\"0\",kv_cache_size_tokens=\"{}\",num_gpu_blocks=\"{}\"}} 1.0",
+            g.block_size,
+            u64::from(g.num_blocks) * u64::from(g.block_size),
+            g.num_blocks
         );
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
             header(out, name, help, "counter");
@@ -282,6 +298,8 @@ mod tests {
             running: 3,
             kv_cache_usage: 0.25,
             requests_cancelled: 1,
+            num_blocks: 96,
+            block_size: 16,
             ..Gauges::default()
         };
         let text = m.render("my\"model", &g);
@@ -294,6 +312,9 @@ mod tests {
             "vllm:request_success_total{{{l},finished_reason=\"length\"}} 2.0\n"
         )));
         assert!(text.contains("# TYPE vllm:prefix_cache_hits_total counter\n"));
+        assert!(text.contains(
+            "vllm:cache_config_info{block_size=\"16\",engine=\"0\",kv_cache_size_tokens=\"1536\",num_gpu_blocks=\"96\"} 1.0\n"
+        ));
         assert!(text.contains(&format!(
             "vllm:time_to_first_token_seconds_count{{{l}}} 1.0\n"
         )));

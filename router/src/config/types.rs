@@ -305,6 +305,18 @@ pub struct PoolConfig {
 ///   decisions) is at most `(1 + fair_share_slack)` times the fair share, plus one request,
 ///
 /// so a prefix group too busy for one endpoint spreads to a second (which then learns it).
+///
+/// A prompt no endpoint is thought to hold (`uncached` is the whole prompt everywhere) goes
+/// back to the endpoint it was last sent to, if that one passes both guards: its group keeps
+/// its home after the engine evicted it, instead of being placed anew (and moving other
+/// groups' prefixes out of a second cache). A prompt never seen goes to the candidate with
+/// the smallest recent share, then the lowest cost.
+///
+/// The approximate index ages what it predicts as the engine's cache would: a block counts
+/// as cached on `e` only until as many other blocks as `e`'s cache holds were newly sent to
+/// `e` since (least recently used goes first). The cache's size comes from
+/// `engine_cache_tokens`, or else from the engine's own metrics (vLLM's
+/// `cache_config_info`); while neither is known, predictions do not age.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheAwareConfig {
@@ -319,6 +331,12 @@ pub struct CacheAwareConfig {
     pub block_tokens: usize,
     /// Most blocks the index keeps (least recently used go first); about 80 bytes each.
     pub max_blocks: usize,
+    /// Tokens each engine's KV cache holds, for the approximate index to age its predictions;
+    /// unset = read from each engine's metrics (vLLM), or no ageing.
+    pub engine_cache_tokens: Option<u64>,
+    /// Prompt bytes per token, to size an engine's cache in index blocks when the index is
+    /// keyed on bytes.
+    pub bytes_per_token: f64,
     /// How many uncached prompt bytes one queued request is worth.
     pub load_cost_bytes: f64,
     /// How many uncached prompt tokens one queued request is worth.
@@ -345,6 +363,8 @@ impl Default for CacheAwareConfig {
             block_bytes: 64,
             block_tokens: 16,
             max_blocks: 262_144,
+            engine_cache_tokens: None,
+            bytes_per_token: 4.0,
             load_cost_bytes: 64.0,
             load_cost_tokens: 16.0,
             balance_abs: 8,

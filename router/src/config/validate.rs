@@ -47,6 +47,15 @@ fn check_cache_aware(
     if c.max_blocks == 0 {
         problem("max_blocks", "must be at least 1".into());
     }
+    if c.engine_cache_tokens == Some(0) {
+        problem(
+            "engine_cache_tokens",
+            "must be at least 1 (leave it out to read it from the engines)".into(),
+        );
+    }
+    if !(c.bytes_per_token.is_finite() && c.bytes_per_token > 0.0) {
+        problem("bytes_per_token", "must be a number > 0".into());
+    }
     if !(c.load_cost_bytes.is_finite() && c.load_cost_bytes >= 0.0) {
         problem("load_cost_bytes", "must be a number >= 0".into());
     }

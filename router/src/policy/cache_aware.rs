@@ -29,9 +29,12 @@ pub struct CacheAware {
 }
 
 struct State {
-    /// The router's own decisions: the whole index in approximate mode, the bridge to the
-    /// events in events mode.
+    /// The router's own decisions: the whole index in approximate mode (aged by each
+    /// engine's cache size), the bridge to the events in events mode.
     index: PrefixIndex,
+    /// Events mode: every decision, never rotated, for where a prefix nobody holds was last
+    /// sent (in approximate mode `index` remembers that itself).
+    homes: Option<PrefixIndex>,
     /// Events mode: the bridge's previous generation, dropped at the next rotation, so a
     /// decision counts for between one and two `bridge_ttl`s.
     previous: Option<PrefixIndex>,
@@ -62,6 +65,7 @@ impl CacheAware {
         let keying = keying.unwrap_or(PromptKeying::Bytes {
             block_bytes: config.block_bytes,
         });
+        let homes = events.is_some().then(|| PrefixIndex::new(capacity));
         Self {
             config,
             keying,
@@ -69,6 +73,7 @@ impl CacheAware {
             decay,
             state: Mutex::new(State {
                 index: PrefixIndex::new(capacity),
+                homes,
                 previous: None,
                 rotated_at: Instant::now(),
                 recent: [0.0; MAX_ENDPOINTS],
@@ -97,6 +102,42 @@ impl CacheAware {
             PrefixIndex::new(capacity),
         ));
         state.rotated_at = Instant::now();
+    }
+
+    /// Approximate mode: tells the index how many of its blocks each engine's cache can keep
+    /// for later, from the configured size or the engine's own metrics, less what its
+    /// running requests pin (estimated as this prompt's size per request in flight).
+    fn size_caches(&self, state: &mut State, snapshots: &[EndpointSnapshot], prompt_blocks: usize) {
+        if self.events.is_some() {
+            return;
+        }
+        let tokens_per_block = if self.keying.in_tokens() {
+            self.keying.block_len() as f64
+        } else {
+            self.keying.block_len() as f64 / self.config.bytes_per_token
+        };
+        for (i, s) in snapshots.iter().enumerate() {
+            let blocks = self
+                .config
+                .engine_cache_tokens
+                .or(s.kv_cache_tokens)
+                .map(|tokens| {
+                    let total = tokens as f64 / tokens_per_block;
+                    let pinned = f64::from(s.in_flight) * prompt_blocks as f64;
+                    (total - pinned).clamp(1.0, f64::from(u32::MAX - 1)) as u32
+                });
+            state.index.set_capacity(i, blocks);
+        }
+    }
+
+    /// For each endpoint, the leading blocks of a prompt nobody holds that were last sent
+    /// there (its group's home).
+    fn remembered_lengths(&self, state: &State, blocks: &[u64], remembered: &mut [u32]) {
+        state
+            .homes
+            .as_ref()
+            .unwrap_or(&state.index)
+            .remembered_lengths(blocks, remembered);
     }
 
     /// For each endpoint, the leading prompt blocks it is expected to hold.
@@ -155,6 +196,7 @@ impl Policy for CacheAware {
         let mut matched = [0u32; MAX_ENDPOINTS];
         let mut state = self.lock();
         self.rotate_bridge(&mut state);
+        self.size_caches(&mut state, snapshots, request.prefix_blocks.len());
         if !request.prefix_blocks.is_empty() {
             self.match_lengths(&mut state, request.prefix_blocks, &mut matched[..n]);
         }
@@ -168,12 +210,19 @@ impl Policy for CacheAware {
             });
         let mean_recent = recent_total / eligible.max(1) as f64;
         let share_cap = (1.0 + c.fair_share_slack) * mean_recent + 1.0;
-        // A prefix no endpoint holds starts a new group: its home is chosen for balance, by
-        // recent share first (one decision above the mean weighs as one queued request), so
-        // groups spread evenly and later requests can stay with their group.
+        // A prefix no endpoint holds goes back to its group's home, the endpoint it was last
+        // sent to, when that one passes the guards: placing it anew would move the group and
+        // push other groups' prefixes out of a second cache. A prefix never seen starts a new
+        // group: its home is chosen for balance, by recent share first (one decision above
+        // the mean weighs as one queued request), so groups spread evenly.
         let cold = matched[..n].iter().all(|&m| m == 0);
+        let mut remembered = [0u32; MAX_ENDPOINTS];
+        if cold && !request.prefix_blocks.is_empty() {
+            self.remembered_lengths(&state, request.prefix_blocks, &mut remembered[..n]);
+        }
         let start = self.next_start.fetch_add(1, Ordering::Relaxed);
-        let mut best: Option<(f64, u64, usize)> = None;
+        // (home match, cost, load, endpoint): the longest home match first, then the cost.
+        let mut best: Option<(u32, f64, u64, usize)> = None;
         let (mut over_load, mut over_share) = (0u32, 0u32);
         for k in 0..n {
             let i = (start + k) % n;
@@ -192,17 +241,19 @@ impl Policy for CacheAware {
                 Some(usage) if usage > c.kv_usage_high => 2.0,
                 _ => 0.0,
             };
-            let share_excess = if cold {
+            let share_excess = if cold && remembered[i] == 0 {
                 state.recent[i] - mean_recent
             } else {
                 0.0
             };
             let cost = uncached + load_cost * (s.load() as f64 + kv_penalty + share_excess);
+            let home = remembered[i];
             tracing::debug!(
                 model = request.model,
                 endpoint = i,
                 cached,
                 uncached,
+                home,
                 load = s.load(),
                 kv_usage = s.kv_cache_usage,
                 cost,
@@ -210,21 +261,24 @@ impl Policy for CacheAware {
             );
             let better = match best {
                 None => true,
-                Some((best_cost, best_load, _)) => {
-                    cost < best_cost || (cost == best_cost && s.load() < best_load)
+                Some((best_home, best_cost, best_load, _)) => {
+                    home > best_home
+                        || (home == best_home
+                            && (cost < best_cost || (cost == best_cost && s.load() < best_load)))
                 }
             };
             if better {
-                best = Some((cost, s.load(), i));
+                best = Some((home, cost, s.load(), i));
             }
         }
         // `best` is empty only when nothing is available (see the fair-share note above).
-        let (cost, _, chosen) = best?;
+        let (home, cost, _, chosen) = best?;
         tracing::debug!(
             model = request.model,
             chosen,
             cost,
             cached_blocks = matched[chosen],
+            home_blocks = home,
             best_cached_blocks = matched[..n].iter().max().copied().unwrap_or(0),
             prompt_blocks = request.prefix_blocks.len(),
             over_load,
@@ -233,6 +287,9 @@ impl Policy for CacheAware {
         );
         if !request.prefix_blocks.is_empty() {
             state.index.insert(request.prefix_blocks, chosen);
+            if let Some(homes) = &mut state.homes {
+                homes.insert(request.prefix_blocks, chosen);
+            }
         }
         if let Some(prediction) = request.prediction {
             prediction.record(matched[chosen]);
@@ -416,6 +473,116 @@ mod tests {
             fresh.blocks(),
             Some(0),
             "no endpoint holds the prefix any more"
+        );
+    }
+
+    #[test]
+    fn a_group_evicted_from_its_home_goes_back_there() {
+        // Byte keying, 4 bytes a block and a token: engines that cache 4 tokens hold 4 blocks.
+        let p = CacheAware::new(
+            CacheAwareConfig {
+                block_bytes: 4,
+                bytes_per_token: 4.0,
+                ..CacheAwareConfig::default()
+            },
+            None,
+            None,
+        );
+        let sized = |in_flight: u32, available: bool| EndpointSnapshot {
+            available,
+            kv_cache_tokens: Some(4),
+            ..up(in_flight)
+        };
+        let group = [1u64, 2, 3];
+        let home = p
+            .pick(&request(&group), &[sized(0, true), sized(0, true)])
+            .unwrap();
+        let other = 1 - home;
+        // Another prompt fills the home's cache while the other endpoint is down.
+        let mut eps = [sized(0, true), sized(0, true)];
+        eps[other].available = false;
+        assert_eq!(p.pick(&request(&[10, 11, 12, 13]), &eps), Some(home));
+        // The group's blocks are now the least recent of more than the engine holds: nobody
+        // is predicted to hold them, and the home has the larger recent share. It still goes
+        // home rather than being placed anew.
+        let prediction = CachePrediction::new();
+        let features = RequestFeatures {
+            prediction: Some(&prediction),
+            ..request(&group)
+        };
+        assert_eq!(
+            p.pick(&features, &[sized(0, true), sized(0, true)]),
+            Some(home)
+        );
+        assert_eq!(prediction.blocks(), Some(0), "aged out of the home's cache");
+        // Once sent again, it is cached there again.
+        let again = CachePrediction::new();
+        let features = RequestFeatures {
+            prediction: Some(&again),
+            ..request(&group)
+        };
+        assert_eq!(p.pick(&features, &eps), Some(home));
+        assert_eq!(again.blocks(), Some(3));
+    }
+
+    #[test]
+    fn without_a_cache_size_predictions_do_not_age() {
+        let p = policy();
+        let eps = [up(0)];
+        p.pick(&request(&[1, 2]), &eps);
+        for b in 10..1000 {
+            p.pick(&request(&[b]), &eps);
+        }
+        let prediction = CachePrediction::new();
+        let features = RequestFeatures {
+            prediction: Some(&prediction),
+            ..request(&[1, 2])
+        };
+        p.pick(&features, &eps);
+        assert_eq!(prediction.blocks(), Some(2));
+    }
+
+    #[test]
+    fn event_mode_sends_a_prefix_nobody_holds_back_home() {
+        use crate::prefix::token_block_keys;
+        let events = Arc::new(KvEventIndex::new(2, 1000));
+        let config = CacheAwareConfig {
+            index: crate::config::PrefixIndexKind::Events,
+            bridge_ttl: std::time::Duration::from_millis(20),
+            ..CacheAwareConfig::default()
+        };
+        let keying = PromptKeying::Tokens {
+            tokenizer: Arc::new(crate::tokenizer::PromptTokenizer::Simulator),
+            block_tokens: 2,
+        };
+        let p = CacheAware::new(config, Some(keying), Some(events));
+        let keys = token_block_keys(&[1, 2, 3, 4], 2);
+        let group = RequestFeatures {
+            prefix_blocks: &keys,
+            prompt_len: 4,
+            ..features()
+        };
+        let home = p.pick(&group, &[up(0), up(0)]).unwrap();
+        let other = 1 - home;
+        // Two bridge rotations, with prompt-less requests that leave the home with the larger
+        // recent share; no engine ever reports the group's blocks.
+        let mut loads = [up(0), up(0)];
+        loads[other].in_flight = 3;
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        assert_eq!(p.pick(&features(), &loads), Some(home));
+        loads.swap(0, 1);
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        assert_eq!(p.pick(&features(), &loads), Some(other));
+        let prediction = CachePrediction::new();
+        let cold = RequestFeatures {
+            prediction: Some(&prediction),
+            ..group
+        };
+        assert_eq!(p.pick(&cold, &[up(0), up(0)]), Some(home));
+        assert_eq!(
+            prediction.blocks(),
+            Some(0),
+            "neither the events nor the bridge hold it"
         );
     }
 

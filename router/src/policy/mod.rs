@@ -59,6 +59,8 @@ pub struct EndpointSnapshot {
     /// Mean wait in the engine's own queue over the last scrape interval
     /// (Triton, TorchServe), when a fresh scrape has it.
     pub engine_queue_wait_us: Option<f32>,
+    /// How many tokens the engine's KV cache holds, once a scrape has read it (vLLM).
+    pub kv_cache_tokens: Option<u64>,
 }
 
 impl EndpointSnapshot {

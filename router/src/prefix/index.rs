@@ -3,11 +3,18 @@
 //! evicted first. Blocks of one request are touched from the last to the first, so a prefix's
 //! head is always more recent than its tail and eviction trims prefixes from the end, keeping
 //! what is left a real prefix.
+//!
+//! Each endpoint's claims also age as its engine's cache would: when the engine's cache size
+//! is known (`set_capacity`), a block sent there counts as cached only until that many other
+//! blocks have been newly sent there since, since the engine evicts least recently used
+//! blocks first. Aged claims are still remembered, so a group whose prefix was evicted
+//! everywhere can go back to where it was last sent (`remembered_lengths`).
 
 use std::num::NonZeroUsize;
 
 use lru::LruCache;
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 /// Endpoints are bits of a `u128`: pools of up to 128 endpoints (checked at config load).
 pub const MAX_ENDPOINTS: usize = 128;
@@ -39,14 +46,35 @@ pub fn match_leading(hashes: &[u64], matched: &mut [u32], holders: impl Fn(&u64)
     }
 }
 
+/// One endpoint's claim on a block: the endpoint's placement clock when the block was last
+/// sent there.
+#[derive(Debug, Clone, Copy)]
+struct Claim {
+    endpoint: u8,
+    at: u32,
+}
+
+/// An endpoint whose engine's cache size is unknown: its claims never age.
+const UNBOUNDED: u32 = u32::MAX;
+
 pub struct PrefixIndex {
-    blocks: LruCache<u64, u128, FxBuildHasher>,
+    /// Most blocks have one or two holders, so the claims stay inline.
+    blocks: LruCache<u64, SmallVec<[Claim; 2]>, FxBuildHasher>,
+    /// Per endpoint, how many blocks were newly placed there so far (wrapping). A claim is
+    /// `clock - at` placements old: the engine's cache has taken that many other blocks
+    /// since, and evicts least recently used first.
+    clocks: [u32; MAX_ENDPOINTS],
+    /// Per endpoint, the blocks its engine's cache holds: an older claim is presumed
+    /// evicted.
+    capacity: [u32; MAX_ENDPOINTS],
 }
 
 impl PrefixIndex {
     pub fn new(max_blocks: NonZeroUsize) -> Self {
         Self {
             blocks: LruCache::with_hasher(max_blocks, FxBuildHasher),
+            clocks: [0; MAX_ENDPOINTS],
+            capacity: [UNBOUNDED; MAX_ENDPOINTS],
         }
     }
 
@@ -58,38 +86,98 @@ impl PrefixIndex {
         self.blocks.is_empty()
     }
 
-    /// For each endpoint, how many leading blocks of `hashes` it holds, into `matched`
-    /// (one slot per endpoint). Reading does not refresh recency.
+    /// How many blocks `endpoint`'s engine caches (`None`: unknown, claims never age).
+    pub fn set_capacity(&mut self, endpoint: usize, blocks: Option<u32>) {
+        if let Some(slot) = self.capacity.get_mut(endpoint) {
+            *slot = blocks.map_or(UNBOUNDED, |b| b.max(1));
+        }
+    }
+
+    fn is_live(&self, claim: Claim) -> bool {
+        let e = usize::from(claim.endpoint);
+        self.clocks[e].wrapping_sub(claim.at) < self.capacity[e]
+    }
+
+    fn live_holders(&self, claims: &[Claim]) -> u128 {
+        claims
+            .iter()
+            .filter(|c| self.is_live(**c))
+            .fold(0, |bits, c| bits | 1u128 << c.endpoint)
+    }
+
+    fn all_holders(claims: &[Claim]) -> u128 {
+        claims.iter().fold(0, |bits, c| bits | 1u128 << c.endpoint)
+    }
+
+    /// For each endpoint, how many leading blocks of `hashes` its engine still holds as far
+    /// as the router can tell (claims not aged out), into `matched` (one slot per endpoint).
+    /// Reading does not refresh recency.
     pub fn match_lengths(&self, hashes: &[u64], matched: &mut [u32]) {
-        match_leading(hashes, matched, |hash| self.blocks.peek(hash).copied());
+        match_leading(hashes, matched, |hash| {
+            self.blocks.peek(hash).map(|c| self.live_holders(c))
+        });
+    }
+
+    /// Like `match_lengths`, but counting aged-out claims too: where each prefix was sent,
+    /// whether or not it is likely still cached.
+    pub fn remembered_lengths(&self, hashes: &[u64], matched: &mut [u32]) {
+        match_leading(hashes, matched, |hash| {
+            self.blocks.peek(hash).map(|c| Self::all_holders(c))
+        });
     }
 
     /// Records that `endpoint` now holds every block of `hashes`.
     pub fn insert(&mut self, hashes: &[u64], endpoint: usize) {
+        let Ok(tag) = u8::try_from(endpoint) else {
+            return;
+        };
         if endpoint >= MAX_ENDPOINTS {
             return;
         }
-        let bit = 1u128 << endpoint;
+        // As in the engine: the blocks it still holds are looked up first, then the rest
+        // are computed, each taking a new slot in its cache (which ages every other claim
+        // by one). Only new slots advance the clock: refreshing a cached block evicts
+        // nothing. (A refresh does push back the blocks used after it; the model leaves
+        // that out, so it errs towards "still cached" for those.)
+        let start = self.clocks[endpoint];
+        let capacity = self.capacity[endpoint];
+        let live_at_start = |claims: &[Claim]| {
+            claims
+                .iter()
+                .any(|c| c.endpoint == tag && start.wrapping_sub(c.at) < capacity)
+        };
+        let misses = hashes
+            .iter()
+            .filter(|h| !self.blocks.peek(*h).is_some_and(|c| live_at_start(c)))
+            .count() as u32;
+        let end = start.wrapping_add(misses);
+        let mut clock = start;
+        // Tail first, so the head of the prefix ends up the most recent, as in the engine.
         for hash in hashes.iter().rev() {
-            match self.blocks.get_mut(hash) {
-                Some(holders) => *holders |= bit,
-                None => {
-                    self.blocks.push(*hash, bit);
-                }
+            let claims = self.blocks.get_or_insert_mut(*hash, SmallVec::new);
+            let at = if live_at_start(claims) {
+                end
+            } else {
+                clock = clock.wrapping_add(1);
+                clock
+            };
+            match claims.iter_mut().find(|c| c.endpoint == tag) {
+                Some(claim) => claim.at = at,
+                None => claims.push(Claim { endpoint: tag, at }),
             }
         }
+        self.clocks[endpoint] = end;
     }
 
     /// Forgets everything `endpoint` held (it left the pool or its cache was cleared).
     pub fn remove_endpoint(&mut self, endpoint: usize) {
-        if endpoint >= MAX_ENDPOINTS {
+        let Ok(tag) = u8::try_from(endpoint) else {
             return;
-        }
-        let bit = 1u128 << endpoint;
+        };
         let mut emptied = Vec::new();
-        for (hash, holders) in self.blocks.iter_mut() {
-            *holders &= !bit;
-            if *holders == 0 {
+        for (hash, claims) in self.blocks.iter_mut() {
+            claims.retain(|c| c.endpoint != tag);
+            if claims.is_empty() {
                 emptied.push(*hash);
             }
         }
@@ -143,6 +231,74 @@ mod tests {
         let mut matched = [0u32; 2];
         idx.match_lengths(&[1, 2], &mut matched);
         assert_eq!(matched, [0, 1]);
+    }
+
+    #[test]
+    fn claims_age_out_as_the_engine_cache_fills() {
+        let mut idx = index(100);
+        idx.set_capacity(0, Some(4));
+        idx.insert(&[1, 2], 0);
+        let mut matched = [0u32; 2];
+        idx.match_lengths(&[1, 2], &mut matched);
+        assert_eq!(matched, [2, 0]);
+        // Two more new blocks fill the engine's four slots: 1 and 2 are still there.
+        idx.insert(&[7, 8], 0);
+        idx.match_lengths(&[1, 2], &mut matched);
+        assert_eq!(matched, [2, 0]);
+        // A fifth pushes out the least recent, block 2 (the tail of the older prefix).
+        idx.insert(&[9], 0);
+        idx.match_lengths(&[1, 2], &mut matched);
+        assert_eq!(matched, [1, 0]);
+        idx.remembered_lengths(&[1, 2], &mut matched);
+        assert_eq!(matched, [2, 0], "still remembered as sent to endpoint 0");
+        // Block 1, still cached, is looked up before block 2 is computed again: the
+        // prefix is whole again, and 1 did not age out while 2 took a slot.
+        idx.insert(&[1, 2], 0);
+        idx.match_lengths(&[1, 2], &mut matched);
+        assert_eq!(matched, [2, 0]);
+        // 7 and 8 are the oldest now: one more new block pushes out 8, the older.
+        idx.insert(&[10], 0);
+        idx.match_lengths(&[7], &mut matched);
+        assert_eq!(matched, [1, 0]);
+        idx.match_lengths(&[8], &mut matched);
+        assert_eq!(matched, [0, 0]);
+    }
+
+    #[test]
+    fn refreshing_a_cached_block_ages_nothing() {
+        let mut idx = index(100);
+        idx.set_capacity(1, Some(3));
+        idx.insert(&[1, 2, 3], 1);
+        for _ in 0..10 {
+            idx.insert(&[1, 2, 3], 1);
+        }
+        let mut matched = [0u32; 2];
+        idx.match_lengths(&[1, 2, 3], &mut matched);
+        assert_eq!(matched, [0, 3]);
+    }
+
+    #[test]
+    fn unknown_capacity_never_ages_and_endpoints_age_apart() {
+        let mut idx = index(1000);
+        idx.set_capacity(0, Some(2));
+        idx.insert(&[1], 0);
+        idx.insert(&[1], 1);
+        for b in 100..200 {
+            idx.insert(&[b], 1);
+        }
+        let mut matched = [0u32; 2];
+        idx.match_lengths(&[1], &mut matched);
+        assert_eq!(
+            matched,
+            [1, 1],
+            "endpoint 1's size is unknown; endpoint 0 took nothing"
+        );
+        idx.set_capacity(1, Some(50));
+        idx.match_lengths(&[1], &mut matched);
+        assert_eq!(matched, [1, 0]);
+        idx.set_capacity(1, None);
+        idx.match_lengths(&[1], &mut matched);
+        assert_eq!(matched, [1, 1]);
     }
 
     #[test]

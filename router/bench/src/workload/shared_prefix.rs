@@ -1,5 +1,7 @@
 //! The standard workload for KV-cache-aware routing: `groups` system prompts, each shared by
-//! `users` users with a question of their own (as SGLang's generated-shared-prefix bench).
+//! `users` users with a question of their own. With `unique_questions` every request asks a
+//! question never asked before, as in SGLang's generated-shared-prefix bench: only the system
+//! prompt can be a cache hit, so routing, not repetition, decides the hit rate.
 //! Each request picks a group (uniformly, or skewed so group 0 dominates: weight of group `g`
 //! is `1 / (g + 1)^skew`) and a user in it; the prompt is the group's prefix then the user's
 //! question. A router that keeps a group on one replica turns the prefix into cache hits.
@@ -17,6 +19,8 @@ pub struct SharedPrefix {
     prefixes: Vec<Arc<str>>,
     /// `questions[group][user]`.
     questions: Vec<Vec<String>>,
+    /// Set with `unique_questions`: each request draws a fresh question of this length.
+    fresh_questions: Option<LengthDist>,
     output: LengthDist,
     pick_group: Option<WeightedIndex<f64>>,
     describe: String,
@@ -32,11 +36,13 @@ pub struct SharedPrefixSpec {
     pub output: LengthDist,
     /// 0 = uniform over groups.
     pub skew: f64,
+    /// Every request a new question (`users` is then unused).
+    pub unique_questions: bool,
 }
 
 impl SharedPrefix {
     pub fn new(spec: &SharedPrefixSpec, seed: u64) -> Result<Self, String> {
-        if spec.groups == 0 || spec.users == 0 {
+        if spec.groups == 0 || (spec.users == 0 && !spec.unique_questions) {
             return Err("shared-prefix needs at least one group and one user".into());
         }
         if !(spec.skew.is_finite() && spec.skew >= 0.0) {
@@ -70,9 +76,13 @@ impl SharedPrefix {
             None
         };
         let describe = format!(
-            "shared-prefix {} groups x {} users, prefix={} suffix={} out={}{}",
+            "shared-prefix {} groups x {}, prefix={} suffix={} out={}{}",
             spec.groups,
-            spec.users,
+            if spec.unique_questions {
+                "unique questions".to_string()
+            } else {
+                format!("{} users", spec.users)
+            },
             spec.prefix_len,
             spec.suffix,
             spec.output,
@@ -85,6 +95,7 @@ impl SharedPrefix {
         Ok(Self {
             prefixes,
             questions,
+            fresh_questions: spec.unique_questions.then_some(spec.suffix),
             output: spec.output,
             pick_group,
             describe,
@@ -99,8 +110,16 @@ impl Workload for SharedPrefix {
             Some(weighted) => weighted.sample(&mut self.rng),
             None => self.rng.random_range(0..self.prefixes.len()),
         };
-        let users = &self.questions[group];
-        let user = users[self.rng.random_range(0..users.len())].clone();
+        let user = match self.fresh_questions {
+            Some(length) => {
+                let words = length.sample(&mut self.rng);
+                text::words(words, &mut self.rng)
+            }
+            None => {
+                let users = &self.questions[group];
+                users[self.rng.random_range(0..users.len())].clone()
+            }
+        };
         Conversation {
             system: Some(Arc::clone(&self.prefixes[group])),
             turns: vec![Turn {
@@ -127,6 +146,7 @@ mod tests {
             suffix: LengthDist::Fixed(6),
             output: LengthDist::Fixed(2),
             skew,
+            unique_questions: false,
         }
     }
 
@@ -165,10 +185,42 @@ mod tests {
     }
 
     #[test]
+    fn unique_questions_never_repeat_a_prompt() {
+        let mut s = spec(0.0);
+        s.unique_questions = true;
+        s.users = 0;
+        let mut w = SharedPrefix::new(&s, 1).unwrap();
+        let convs: Vec<_> = (0..400).map(|_| w.next_conversation()).collect();
+        let prompts: std::collections::HashSet<_> = convs
+            .iter()
+            .map(|c| (c.system.clone().unwrap(), c.turns[0].user.clone()))
+            .collect();
+        assert_eq!(
+            prompts.len(),
+            400,
+            "a repeated prompt would be a full-cache hit"
+        );
+        let prefixes: std::collections::HashSet<_> =
+            convs.iter().map(|c| c.system.clone().unwrap()).collect();
+        assert_eq!(prefixes.len(), 4, "the system prompts are still shared");
+        assert!(
+            w.describe().contains("unique questions"),
+            "{}",
+            w.describe()
+        );
+    }
+
+    #[test]
     fn rejects_empty_shapes() {
         let mut s = spec(0.0);
         s.groups = 0;
         assert!(SharedPrefix::new(&s, 1).is_err());
+        let mut s = spec(0.0);
+        s.users = 0;
+        assert!(
+            SharedPrefix::new(&s, 1).is_err(),
+            "no users and no fresh questions"
+        );
         assert!(SharedPrefix::new(&spec(-1.0), 1).is_err());
     }
 }
