@@ -32,8 +32,9 @@ struct State {
     /// The router's own decisions: the whole index in approximate mode (aged by each
     /// engine's cache size), the bridge to the events in events mode.
     index: PrefixIndex,
-    /// Events mode: every decision, never rotated, for where a prefix nobody holds was last
-    /// sent (in approximate mode `index` remembers that itself).
+    /// Events mode: where each prefix was placed when nobody held it, never rotated, for
+    /// where such a prefix goes next time (in approximate mode `index` remembers where each
+    /// prefix was sent).
     homes: Option<PrefixIndex>,
     /// Events mode: the bridge's previous generation, dropped at the next rotation, so a
     /// decision counts for between one and two `bridge_ttl`s.
@@ -287,7 +288,9 @@ impl Policy for CacheAware {
         );
         if !request.prefix_blocks.is_empty() {
             state.index.insert(request.prefix_blocks, chosen);
-            if let Some(homes) = &mut state.homes {
+            // A home is where a group is placed when nobody holds it; being spread for load
+            // does not move it (and warm decisions, the most, skip this insert).
+            if cold && let Some(homes) = &mut state.homes {
                 homes.insert(request.prefix_blocks, chosen);
             }
         }

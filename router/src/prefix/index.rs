@@ -141,6 +141,25 @@ impl PrefixIndex {
         // that out, so it errs towards "still cached" for those.)
         let start = self.clocks[endpoint];
         let capacity = self.capacity[endpoint];
+        if capacity == UNBOUNDED {
+            // Nothing ages: one pass, counting only the new claims on the clock.
+            let mut clock = start;
+            for hash in hashes.iter().rev() {
+                let claims = self.blocks.get_or_insert_mut(*hash, SmallVec::new);
+                match claims.iter_mut().find(|c| c.endpoint == tag) {
+                    Some(claim) => claim.at = clock,
+                    None => {
+                        clock = clock.wrapping_add(1);
+                        claims.push(Claim {
+                            endpoint: tag,
+                            at: clock,
+                        });
+                    }
+                }
+            }
+            self.clocks[endpoint] = clock;
+            return;
+        }
         let live_at_start = |claims: &[Claim]| {
             claims
                 .iter()
