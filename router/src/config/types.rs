@@ -307,7 +307,8 @@ pub struct PoolConfig {
 /// so a prefix group too busy for one endpoint spreads to a second (which then learns it).
 ///
 /// A prompt no endpoint is thought to hold (`uncached` is the whole prompt everywhere) goes
-/// back to the endpoint it was last sent to, if that one passes both guards: its group keeps
+/// back to its group's home, if that one passes both guards (the endpoint it was last sent
+/// to; with `index: events`, where it was last placed while nobody held it): its group keeps
 /// its home after the engine evicted it, instead of being placed anew (and moving other
 /// groups' prefixes out of a second cache). A prompt never seen goes to the candidate with
 /// the smallest recent share, then the lowest cost.

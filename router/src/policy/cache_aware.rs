@@ -131,8 +131,8 @@ impl CacheAware {
         }
     }
 
-    /// For each endpoint, the leading blocks of a prompt nobody holds that were last sent
-    /// there (its group's home).
+    /// For each endpoint, the leading blocks of a prompt nobody holds that its group's home
+    /// record gives it.
     fn remembered_lengths(&self, state: &State, blocks: &[u64], remembered: &mut [u32]) {
         state
             .homes
@@ -211,8 +211,8 @@ impl Policy for CacheAware {
             });
         let mean_recent = recent_total / eligible.max(1) as f64;
         let share_cap = (1.0 + c.fair_share_slack) * mean_recent + 1.0;
-        // A prefix no endpoint holds goes back to its group's home, the endpoint it was last
-        // sent to, when that one passes the guards: placing it anew would move the group and
+        // A prefix no endpoint holds goes back to its group's home (see `homes`) when that
+        // one passes the guards: placing it anew would move the group and
         // push other groups' prefixes out of a second cache. A prefix never seen starts a new
         // group: its home is chosen for balance, by recent share first (one decision above
         // the mean weighs as one queued request), so groups spread evenly.
