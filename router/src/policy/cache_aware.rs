@@ -197,8 +197,9 @@ impl Policy for CacheAware {
         let mut matched = [0u32; MAX_ENDPOINTS];
         let mut state = self.lock();
         self.rotate_bridge(&mut state);
-        self.size_caches(&mut state, snapshots, request.prefix_blocks.len());
         if !request.prefix_blocks.is_empty() {
+            // Sizes matter only to prompts: the index is read and written for them alone.
+            self.size_caches(&mut state, snapshots, request.prefix_blocks.len());
             self.match_lengths(&mut state, request.prefix_blocks, &mut matched[..n]);
         }
         // Fair share among the endpoints the load guard lets through: the one of them with the
