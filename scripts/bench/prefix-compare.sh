@@ -38,6 +38,9 @@
 # default; on CPU vLLM each scrape takes CPU from the engine).
 # ROUTER_LOG: Switchyard's log filter (e.g. switchyard::policy=debug); its logs go to DIR.
 # CACHE_AWARE_EXTRA: YAML lines (6-space indent) added to both cache_aware configurations.
+# approximate_tight, events_tight (not in the default list): cache_aware with a tighter
+# fair-share guard, for fleets of many engines (fair_share_slack TIGHT_SLACK, default 0.1;
+# recent_half_life TIGHT_HALF_LIFE, default 512).
 # --repeat R runs every system R times (rounds interleaved, seed 10+round); the table gives
 # medians over rounds, ratios taken within each round. --first-round K numbers the rounds from
 # K and keeps the results already in DIR, to add rounds to an earlier run.
@@ -46,6 +49,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ENGINES=vllm STATE="" OWN_CPU=() SKEW=0 REPEAT=1 FIRST_ROUND=1 MODEL_DIR="" REQUESTS=256 CONCURRENCY=6 RATE="" BUILD=1 OUT=""
 SYSTEMS="round_robin least_connections power_of_two approximate events oracle sglang"
+TIGHT_SLACK=${TIGHT_SLACK:-0.1} TIGHT_HALF_LIFE=${TIGHT_HALF_LIFE:-512}
 GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4 UNIQUE=()
 while (($#)); do
     case $1 in
@@ -159,6 +163,11 @@ start_sglang() { # port, worker URL... (appends to PIDS)
     return 1
 }
 
+tight_extra() { # system -> the *_tight systems' guard settings, as YAML lines
+    [[ $1 == *_tight ]] || return 0
+    printf '\n      fair_share_slack: %s\n      recent_half_life: %s\n' "$TIGHT_SLACK" "$TIGHT_HALF_LIFE"
+}
+
 start_system() { # system, port -> sets TARGET_URL and PIN
     local system=$1 port=$2
     PIN=""
@@ -166,10 +175,10 @@ start_system() { # system, port -> sets TARGET_URL and PIN
     case $system in
         round_robin | least_connections | power_of_two)
             switchyard_config "$system" "" "$port" >"$TMP/router.yaml" ;;
-        approximate)
-            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: approximate\n%s' "${CACHE_AWARE_EXTRA:-}")" "$port" >"$TMP/router.yaml" ;;
-        events)
-            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: events\n      block_tokens: %s\n      tokenizer: { %s }\n%s' "$BLOCK_TOKENS" "$TOKENIZER" "${CACHE_AWARE_EXTRA:-}")" "$port" >"$TMP/router.yaml" ;;
+        approximate | approximate_tight)
+            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: approximate\n%s%s' "${CACHE_AWARE_EXTRA:-}" "$(tight_extra "$system")")" "$port" >"$TMP/router.yaml" ;;
+        events | events_tight)
+            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: events\n      block_tokens: %s\n      tokenizer: { %s }\n%s%s' "$BLOCK_TOKENS" "$TOKENIZER" "${CACHE_AWARE_EXTRA:-}" "$(tight_extra "$system")")" "$port" >"$TMP/router.yaml" ;;
         oracle)
             TARGET_URL=$(IFS=,; echo "${URLS[*]}"); PIN=--pin-prefixes; return 0 ;;
         oracle_routed)

@@ -98,20 +98,16 @@ impl CacheAware {
             return;
         }
         let capacity = NonZeroUsize::new(self.config.max_blocks).unwrap_or(NonZeroUsize::MIN);
-        state.previous = Some(std::mem::replace(
-            &mut state.index,
-            PrefixIndex::new(capacity),
-        ));
+        let next = state.index.next_generation(capacity);
+        state.previous = Some(std::mem::replace(&mut state.index, next));
         state.rotated_at = Instant::now();
     }
 
-    /// Approximate mode: tells the index how many of its blocks each engine's cache can keep
-    /// for later, from the configured size or the engine's own metrics, less what its
-    /// running requests pin (estimated as this prompt's size per request in flight).
+    /// Tells the router's own index (in events mode, the bridge) how many of its blocks each
+    /// engine's cache can keep for later, from the configured size or the engine's own
+    /// metrics, less what its running requests pin (estimated as this prompt's size per
+    /// request in flight).
     fn size_caches(&self, state: &mut State, snapshots: &[EndpointSnapshot], prompt_blocks: usize) {
-        if self.events.is_some() {
-            return;
-        }
         let tokens_per_block = if self.keying.in_tokens() {
             self.keying.block_len() as f64
         } else {
@@ -150,12 +146,18 @@ impl CacheAware {
         events.match_lengths(blocks, matched);
         let mut bridged = [0u32; MAX_ENDPOINTS];
         let n = matched.len();
-        for generation in std::iter::once(&state.index).chain(state.previous.as_ref()) {
-            generation.match_lengths(blocks, &mut bridged[..n]);
-            for (m, b) in matched.iter_mut().zip(&bridged[..n]) {
-                *m = (*m).max(*b);
-            }
+        state.index.match_lengths(blocks, &mut bridged[..n]);
+        merge_max(matched, &bridged[..n]);
+        if let Some(previous) = &state.previous {
+            previous.match_lengths_aged_by(&state.index, blocks, &mut bridged[..n]);
+            merge_max(matched, &bridged[..n]);
         }
+    }
+}
+
+fn merge_max(matched: &mut [u32], other: &[u32]) {
+    for (m, o) in matched.iter_mut().zip(other) {
+        *m = (*m).max(*o);
     }
 }
 
@@ -205,18 +207,21 @@ impl Policy for CacheAware {
         // Fair share among the endpoints the load guard lets through: the one of them with the
         // smallest recent share is at most their mean, so some endpoint always passes both.
         let within_load = |i: usize| snapshots[i].available && snapshots[i].load() <= ceiling;
-        let (eligible, recent_total) = (0..n)
+        let (eligible, recent_total, least_recent) = (0..n)
             .filter(|&i| within_load(i))
-            .fold((0usize, 0.0f64), |(count, sum), i| {
-                (count + 1, sum + state.recent[i])
+            .fold((0usize, 0.0f64, f64::INFINITY), |(count, sum, least), i| {
+                (count + 1, sum + state.recent[i], least.min(state.recent[i]))
             });
         let mean_recent = recent_total / eligible.max(1) as f64;
         let share_cap = (1.0 + c.fair_share_slack) * mean_recent + 1.0;
         // A prefix no endpoint holds goes back to its group's home (see `homes`) when that
         // one passes the guards: placing it anew would move the group and
         // push other groups' prefixes out of a second cache. A prefix never seen starts a new
-        // group: its home is chosen for balance, by recent share first (one decision above
-        // the mean weighs as one queued request), so groups spread evenly.
+        // group, and a request its holders cannot take (the guards) spills over; either way
+        // an endpoint that would have to compute the prefix anew also pays for its recent
+        // share above the smallest one (one decision weighs as one queued request), so new
+        // groups and spills go where traffic is lightest. That term is never negative, so it
+        // does not pull requests away from where their prefix is cached.
         let cold = matched[..n].iter().all(|&m| m == 0);
         let mut remembered = [0u32; MAX_ENDPOINTS];
         if cold && !request.prefix_blocks.is_empty() {
@@ -243,8 +248,8 @@ impl Policy for CacheAware {
                 Some(usage) if usage > c.kv_usage_high => 2.0,
                 _ => 0.0,
             };
-            let share_excess = if cold && remembered[i] == 0 {
-                state.recent[i] - mean_recent
+            let share_excess = if matched[i] == 0 && remembered[i] == 0 {
+                state.recent[i] - least_recent
             } else {
                 0.0
             };
@@ -366,6 +371,29 @@ mod tests {
         }
         // Fair share 50 each; the guard caps an endpoint at 1.1x the mean share (plus one).
         assert!(counts.iter().all(|&c| c >= 30), "{counts:?}");
+    }
+
+    #[test]
+    fn a_spilled_request_goes_where_the_recent_share_is_smallest() {
+        use super::super::test_support::down;
+        let p = policy();
+        // The group's home is endpoint 0; endpoint 1 then takes five other new groups.
+        assert_eq!(
+            p.pick(&request(&[1, 2, 3]), &[up(0), down(), down()]),
+            Some(0)
+        );
+        for g in 0..5u64 {
+            let blocks = [100 + g, 200 + g];
+            assert_eq!(p.pick(&request(&blocks), &[down(), up(0), down()]), Some(1));
+        }
+        // The home is too busy: neither other endpoint holds the prefix, and endpoint 2,
+        // with no recent decisions, takes it rather than endpoint 1.
+        for _ in 0..3 {
+            assert_eq!(
+                p.pick(&request(&[1, 2, 3]), &[up(20), up(0), up(0)]),
+                Some(2)
+            );
+        }
     }
 
     #[test]

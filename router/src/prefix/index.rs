@@ -78,6 +78,16 @@ impl PrefixIndex {
         }
     }
 
+    /// An empty index that goes on from this one's placement clocks and cache sizes, so the
+    /// claims left in this one keep ageing against it (`match_lengths_aged_by`).
+    pub fn next_generation(&self, max_blocks: NonZeroUsize) -> Self {
+        Self {
+            clocks: self.clocks,
+            capacity: self.capacity,
+            ..Self::new(max_blocks)
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.blocks.len()
     }
@@ -98,6 +108,7 @@ impl PrefixIndex {
         self.clocks[e].wrapping_sub(claim.at) < self.capacity[e]
     }
 
+    /// Endpoints among `claims` whose claim has not aged out by this index's placements.
     fn live_holders(&self, claims: &[Claim]) -> u128 {
         claims
             .iter()
@@ -113,8 +124,19 @@ impl PrefixIndex {
     /// as the router can tell (claims not aged out), into `matched` (one slot per endpoint).
     /// Reading does not refresh recency.
     pub fn match_lengths(&self, hashes: &[u64], matched: &mut [u32]) {
+        self.match_lengths_aged_by(self, hashes, matched);
+    }
+
+    /// `match_lengths` for an earlier generation, its claims aged by the placements counted
+    /// in `current` (made by `next_generation` from this one, or from its successors).
+    pub fn match_lengths_aged_by(
+        &self,
+        current: &PrefixIndex,
+        hashes: &[u64],
+        matched: &mut [u32],
+    ) {
         match_leading(hashes, matched, |hash| {
-            self.blocks.peek(hash).map(|c| self.live_holders(c))
+            self.blocks.peek(hash).map(|c| current.live_holders(c))
         });
     }
 
@@ -238,6 +260,30 @@ mod tests {
         assert_eq!(matched, [2, 0]);
         idx.match_lengths(&[5, 6], &mut matched);
         assert_eq!(matched, [0, 2]);
+    }
+
+    #[test]
+    fn an_earlier_generation_ages_by_its_successors_placements() {
+        let mut old = index(100);
+        old.set_capacity(0, Some(2));
+        old.insert(&[1], 0);
+        let mut next = old.next_generation(NonZeroUsize::new(100).unwrap());
+        let mut matched = [0u32; 1];
+        old.match_lengths_aged_by(&next, &[1], &mut matched);
+        assert_eq!(matched, [1], "nothing placed since");
+        next.insert(&[2, 3], 0);
+        old.match_lengths_aged_by(&next, &[1], &mut matched);
+        assert_eq!(
+            matched,
+            [0],
+            "two newer blocks filled the engine's two slots"
+        );
+        old.match_lengths(&[1], &mut matched);
+        assert_eq!(
+            matched,
+            [1],
+            "by its own clock the old generation would still hold it"
+        );
     }
 
     #[test]
