@@ -2,6 +2,7 @@
 //! (`benches/policy_decision.rs`) and the per-decision latency tool (`decision-latency`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use switchyard::config::{CacheAwareConfig, PrefixIndexKind};
 use switchyard::policy::{CacheAware, EndpointSnapshot, RequestFeatures};
@@ -32,7 +33,9 @@ pub fn snapshots(n: usize) -> Vec<EndpointSnapshot> {
             engine_waiting: Some(((i * 17) % 5) as u32),
             kv_cache_usage: Some(0.5),
             engine_queue_wait_us: None,
-            kv_cache_tokens: None,
+            // As vLLM reports it: the router's index ages its claims by it.
+            kv_cache_tokens: Some(524_288),
+            pending_prefill: ((i * 7919) % 37 * 300) as u64,
         })
         .collect()
 }
@@ -82,11 +85,18 @@ pub fn approximate_fixture(snapshots: &[EndpointSnapshot]) -> CacheAwareFixture 
 /// The event index at 64 endpoints with 100k blocks stored through `BlockStored` events
 /// (1,000 prompts of 100 16-token blocks); requests are 32-block prompts that share one.
 pub fn events_fixture() -> CacheAwareFixture {
+    events_fixture_bridging(CacheAwareConfig::default().bridge_ttl)
+}
+
+/// `events_fixture` whose bridge of the router's own decisions starts a new generation
+/// every `bridge_ttl`.
+pub fn events_fixture_bridging(bridge_ttl: Duration) -> CacheAwareFixture {
     const BLOCK: usize = 16;
     let config = CacheAwareConfig {
         index: PrefixIndexKind::Events,
         max_blocks: 200_000,
         block_tokens: BLOCK,
+        bridge_ttl,
         ..CacheAwareConfig::default()
     };
     let events = Arc::new(KvEventIndex::new(64, config.max_blocks));

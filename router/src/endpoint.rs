@@ -38,6 +38,9 @@ pub struct Endpoint {
     /// What the saturation model has learned of this endpoint.
     pub capacity: EndpointCapacity,
     in_flight: AtomicU32,
+    /// Prompt the engine is still to compute for this router's requests that have not sent
+    /// their first byte yet, as the pool's policy predicted it (`acquire_with_prefill`).
+    pending_prefill: AtomicU64,
     probe_healthy: AtomicBool,
     engine: EngineLoadCell,
     in_flight_gauge: Gauge,
@@ -95,6 +98,7 @@ impl Endpoint {
             // until then failures are caught by retries and the breaker.
             probe_healthy: AtomicBool::new(true),
             in_flight: AtomicU32::new(0),
+            pending_prefill: AtomicU64::new(0),
             engine: EngineLoadCell::default(),
             capacity: EndpointCapacity::default(),
             in_flight_gauge: metrics::gauge!(m::ENDPOINT_IN_FLIGHT, &labels),
@@ -183,15 +187,26 @@ impl Endpoint {
             kv_cache_usage: engine.kv_cache_usage,
             engine_queue_wait_us: self.engine.queue_wait_us(now_ms, stale_after_ms),
             kv_cache_tokens: self.engine.kv_cache_tokens(),
+            pending_prefill: self.pending_prefill.load(Ordering::Relaxed),
         }
     }
 
     /// Counts a request as in flight until the guard drops.
     pub fn acquire(self: &Arc<Self>) -> InFlightGuard {
+        self.acquire_with_prefill(0)
+    }
+
+    /// `acquire`, and counts `prefill` (the prompt the engine must compute, in the policy's
+    /// units) as pending until the guard's `first_byte` or drop.
+    pub fn acquire_with_prefill(self: &Arc<Self>, prefill: u64) -> InFlightGuard {
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.in_flight_gauge.set(f64::from(now));
+        if prefill > 0 {
+            self.pending_prefill.fetch_add(prefill, Ordering::Relaxed);
+        }
         InFlightGuard {
             endpoint: Arc::clone(self),
+            prefill,
         }
     }
 }
@@ -201,16 +216,28 @@ impl Endpoint {
 #[derive(Debug)]
 pub struct InFlightGuard {
     endpoint: Arc<Endpoint>,
+    /// Prefill work still counted as pending on the endpoint.
+    prefill: u64,
 }
 
 impl InFlightGuard {
     pub fn endpoint(&self) -> &Arc<Endpoint> {
         &self.endpoint
     }
+
+    /// The engine answered: whatever it had to compute before its first token is done.
+    pub fn first_byte(&mut self) {
+        if self.prefill > 0 {
+            self.endpoint
+                .pending_prefill
+                .fetch_sub(std::mem::take(&mut self.prefill), Ordering::Relaxed);
+        }
+    }
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
+        self.first_byte();
         let now = self
             .endpoint
             .in_flight
@@ -318,6 +345,46 @@ impl EngineLoadCell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn endpoint() -> Arc<Endpoint> {
+        Arc::new(Endpoint::new(EndpointSpec {
+            index: 0,
+            name: "e0".into(),
+            pool: Arc::from("p"),
+            kind: EngineKind::Vllm,
+            weight: 1,
+            upstream: HttpUpstream::new("http://127.0.0.1:9", None).unwrap(),
+            grpc: None,
+            metrics: None,
+            served_names: BTreeMap::new(),
+            health_path: "/health".into(),
+            metrics_path: None,
+            breaker: Breaker::new(crate::config::PassiveHealthConfig::default()),
+        }))
+    }
+
+    #[test]
+    fn prefill_is_pending_until_the_first_byte_or_the_end() {
+        let e = endpoint();
+        let pending = |e: &Endpoint| e.snapshot(0, 1000, None).pending_prefill;
+        let mut answered = e.acquire_with_prefill(300);
+        let abandoned = e.acquire_with_prefill(200);
+        let _unpredicted = e.acquire();
+        assert_eq!(pending(&e), 500);
+        assert_eq!(e.in_flight(), 3);
+        answered.first_byte();
+        answered.first_byte();
+        assert_eq!(pending(&e), 200, "released once, at the first byte");
+        assert_eq!(e.in_flight(), 3, "still in flight until its last byte");
+        drop(abandoned);
+        assert_eq!(
+            pending(&e),
+            0,
+            "a request that ends before its first byte releases it"
+        );
+        drop(answered);
+        assert_eq!((pending(&e), e.in_flight()), (0, 1));
+    }
 
     #[test]
     fn engine_load_goes_stale() {

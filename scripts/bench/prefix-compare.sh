@@ -12,6 +12,7 @@
 #   scripts/bench/prefix-compare.sh [--engines vllm|sim] [--skew S] [--requests N] [--repeat R]
 #       [--first-round K] [--concurrency C | --rate R] [--prefix-len WORDS] [--suffix-len WORDS] [--unique-questions]
 #       [--systems "..."] [--out DIR] [--no-build] [--state FILE] [--model DIR] [--own-cpu]
+#       [--variant NAME "key: value, ..."]...
 #
 # --prefix-len: words per group's system prompt (default 100, about 250 tokens with the chat
 # template; the model's context is 512 tokens, so at most about 170).
@@ -38,9 +39,10 @@
 # default; on CPU vLLM each scrape takes CPU from the engine).
 # ROUTER_LOG: Switchyard's log filter (e.g. switchyard::policy=debug); its logs go to DIR.
 # CACHE_AWARE_EXTRA: YAML lines (6-space indent) added to both cache_aware configurations.
-# approximate_tight, events_tight (not in the default list): cache_aware with a tighter
-# fair-share guard, for fleets of many engines (fair_share_slack TIGHT_SLACK, default 0.1;
-# recent_half_life TIGHT_HALF_LIFE, default 512).
+# --variant NAME "key: value, key: value": cache_aware settings for the systems
+# approximate+NAME and events+NAME (e.g. --variant tight "fair_share_slack: 0.1,
+# recent_half_life: 512" --systems "events events+tight oracle"), to compare settings in
+# one run.
 # --repeat R runs every system R times (rounds interleaved, seed 10+round); the table gives
 # medians over rounds, ratios taken within each round. --first-round K numbers the rounds from
 # K and keeps the results already in DIR, to add rounds to an earlier run.
@@ -49,7 +51,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ENGINES=vllm STATE="" OWN_CPU=() SKEW=0 REPEAT=1 FIRST_ROUND=1 MODEL_DIR="" REQUESTS=256 CONCURRENCY=6 RATE="" BUILD=1 OUT=""
 SYSTEMS="round_robin least_connections power_of_two approximate events oracle sglang"
-TIGHT_SLACK=${TIGHT_SLACK:-0.1} TIGHT_HALF_LIFE=${TIGHT_HALF_LIFE:-512}
+declare -A VARIANTS=()
 GROUP_COUNT=16 USERS=4 PREFIX_LEN=100 SUFFIX_LEN=12 OUTPUT_LEN=4 UNIQUE=()
 while (($#)); do
     case $1 in
@@ -69,8 +71,14 @@ while (($#)); do
         --state) STATE=$2; shift 2 ;;
         --model) MODEL_DIR=$2; shift 2 ;;
         --own-cpu) OWN_CPU=(--own-cpu); shift ;;
+        --variant) VARIANTS[$2]=$3; shift 3 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
+done
+for system in $SYSTEMS; do
+    if [[ $system == *+* && -z ${VARIANTS[${system#*+}]+set} ]]; then
+        echo "$system: no --variant ${system#*+}" >&2; exit 2
+    fi
 done
 OUT=${OUT:-$ROOT/benches/results/prefix-$ENGINES-skew$SKEW}
 mkdir -p "$OUT"
@@ -163,9 +171,12 @@ start_sglang() { # port, worker URL... (appends to PIDS)
     return 1
 }
 
-tight_extra() { # system -> the *_tight systems' guard settings, as YAML lines
-    [[ $1 == *_tight ]] || return 0
-    printf '\n      fair_share_slack: %s\n      recent_half_life: %s\n' "$TIGHT_SLACK" "$TIGHT_HALF_LIFE"
+variant_extra() { # system -> its variant's cache_aware settings (approximate+NAME), as YAML lines
+    [[ $1 == *+* ]] || return 0
+    local setting settings
+    IFS=, read -ra settings <<<"${VARIANTS[${1#*+}]}"
+    printf '\n'
+    for setting in "${settings[@]}"; do printf '      %s\n' "$(echo "$setting" | xargs)"; done
 }
 
 start_system() { # system, port -> sets TARGET_URL and PIN
@@ -175,10 +186,10 @@ start_system() { # system, port -> sets TARGET_URL and PIN
     case $system in
         round_robin | least_connections | power_of_two)
             switchyard_config "$system" "" "$port" >"$TMP/router.yaml" ;;
-        approximate | approximate_tight)
-            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: approximate\n%s%s' "${CACHE_AWARE_EXTRA:-}" "$(tight_extra "$system")")" "$port" >"$TMP/router.yaml" ;;
-        events | events_tight)
-            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: events\n      block_tokens: %s\n      tokenizer: { %s }\n%s%s' "$BLOCK_TOKENS" "$TOKENIZER" "${CACHE_AWARE_EXTRA:-}" "$(tight_extra "$system")")" "$port" >"$TMP/router.yaml" ;;
+        approximate | approximate+*)
+            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: approximate\n%s%s' "${CACHE_AWARE_EXTRA:-}" "$(variant_extra "$system")")" "$port" >"$TMP/router.yaml" ;;
+        events | events+*)
+            switchyard_config cache_aware "$(printf '    cache_aware:\n      index: events\n      block_tokens: %s\n      tokenizer: { %s }\n%s%s' "$BLOCK_TOKENS" "$TOKENIZER" "${CACHE_AWARE_EXTRA:-}" "$(variant_extra "$system")")" "$port" >"$TMP/router.yaml" ;;
         oracle)
             TARGET_URL=$(IFS=,; echo "${URLS[*]}"); PIN=--pin-prefixes; return 0 ;;
         oracle_routed)

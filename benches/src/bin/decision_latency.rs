@@ -5,12 +5,13 @@
 //!     cargo run --release -p switchyard-benches --bin decision-latency [-- DECISIONS]
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use switchyard::policy::{EndpointSnapshot, Policy, RequestFeatures};
 use switchyard_benches::{
-    CacheAwareFixture, approximate_fixture, events_fixture, features, snapshots,
+    CacheAwareFixture, approximate_fixture, events_fixture, events_fixture_bridging, features,
+    snapshots,
 };
 
 fn measure(name: &str, fixture: &CacheAwareFixture, view: &[EndpointSnapshot], decisions: usize) {
@@ -54,6 +55,14 @@ fn main() {
     measure(
         "cache_aware events, 64 endpoints, 100k blocks",
         &events_fixture(),
+        view,
+        decisions,
+    );
+    // The bridge's generations turn over during the run, as they do every `bridge_ttl` (2 s)
+    // in a router: the cost of starting one and retiring the last shows in the tail.
+    measure(
+        "cache_aware events, bridge renewed every 5 ms",
+        &events_fixture_bridging(Duration::from_millis(5)),
         view,
         decisions,
     );

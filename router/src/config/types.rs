@@ -292,14 +292,20 @@ pub struct PoolConfig {
 /// `cache_aware`: send a request where its prompt prefix is likely cached, unless that
 /// endpoint is much busier than the least busy one. Each candidate endpoint `e` costs
 ///
-/// `cost(e) = uncached(e) + load_cost * (load(e) + kv_penalty(e))`
+/// `cost(e) = uncached(e) + pending_prefill_weight * pending_prefill(e)
+///            + load_cost * (load(e) + kv_penalty(e) + share_excess(e))`
 ///
 /// where `uncached` is the prompt's length minus the leading blocks the index says `e` holds
 /// (in bytes, or in tokens when a `tokenizer` is set; `load_cost` is `load_cost_bytes` or
 /// `load_cost_tokens` to match), `load` is the router's in-flight requests plus the engine's
 /// waiting queue, and `kv_penalty` is 2 when the engine's KV-cache usage is above
-/// `kv_usage_high`. Two guards keep it from making hot spots; an endpoint is a candidate only
-/// when
+/// `kv_usage_high`. `pending_prefill` is the uncached prompt of the requests this router sent
+/// `e` that have not had their first byte yet (the prefill work queued ahead of this one).
+/// `share_excess` is `e`'s recent share of decisions (below) less the
+/// smallest candidate's, counted only where `e` neither holds nor remembers the prefix: a
+/// group never seen, or a request its holders' guards turn away, goes where traffic is
+/// lightest, and no endpoint is ever drawn away from a cached prefix by it. Two guards keep
+/// it from making hot spots; an endpoint is a candidate only when
 /// - its load is at most `max(min_load + balance_abs, min_load * balance_rel)`, and
 /// - its share of recent decisions (decayed with a half-life of `recent_half_life`
 ///   decisions) is at most `(1 + fair_share_slack)` times the fair share, plus one request,
@@ -310,14 +316,13 @@ pub struct PoolConfig {
 /// back to its group's home, if that one passes both guards (the endpoint it was last sent
 /// to; with `index: events`, where it was last placed while nobody held it): its group keeps
 /// its home after the engine evicted it, instead of being placed anew (and moving other
-/// groups' prefixes out of a second cache). A prompt never seen goes to the candidate with
-/// the smallest recent share, then the lowest cost.
+/// groups' prefixes out of a second cache).
 ///
-/// The approximate index ages what it predicts as the engine's cache would: a block counts
-/// as cached on `e` only until as many other blocks as `e`'s cache holds were newly sent to
-/// `e` since (least recently used goes first). The cache's size comes from
-/// `engine_cache_tokens`, or else from the engine's own metrics (vLLM's
-/// `cache_config_info`); while neither is known, predictions do not age.
+/// The router's own index (with `index: events`, the bridge) ages what it predicts as the
+/// engine's cache would: a block counts as cached on `e` only until as many other blocks as
+/// `e`'s cache holds were newly sent to `e` since (least recently used goes first). The
+/// cache's size comes from `engine_cache_tokens`, or else from the engine's own metrics
+/// (vLLM's `cache_config_info`); while neither is known, predictions do not age.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheAwareConfig {
@@ -332,8 +337,9 @@ pub struct CacheAwareConfig {
     pub block_tokens: usize,
     /// Most blocks the index keeps (least recently used go first); about 80 bytes each.
     pub max_blocks: usize,
-    /// Tokens each engine's KV cache holds, for the approximate index to age its predictions;
-    /// unset = read from each engine's metrics (vLLM), or no ageing.
+    /// Tokens each engine's KV cache holds, for the router's own index (approximate, or the
+    /// events bridge) to age its predictions; unset = read from each engine's metrics
+    /// (vLLM), or no ageing.
     pub engine_cache_tokens: Option<u64>,
     /// Prompt bytes per token, to size an engine's cache in index blocks when the index is
     /// keyed on bytes.
@@ -342,6 +348,10 @@ pub struct CacheAwareConfig {
     pub load_cost_bytes: f64,
     /// How many uncached prompt tokens one queued request is worth.
     pub load_cost_tokens: f64,
+    /// Weight of an endpoint's pending prefill (the uncached prompts of this router's
+    /// requests still waiting for their first byte there) against the request's own
+    /// uncached prompt; 0 leaves it out.
+    pub pending_prefill_weight: f64,
     pub balance_abs: u32,
     pub balance_rel: f64,
     pub kv_usage_high: f32,
@@ -368,6 +378,7 @@ impl Default for CacheAwareConfig {
             bytes_per_token: 4.0,
             load_cost_bytes: 64.0,
             load_cost_tokens: 16.0,
+            pending_prefill_weight: 0.0,
             balance_abs: 8,
             balance_rel: 1.5,
             kv_usage_high: 0.9,

@@ -56,8 +56,14 @@ fn check_cache_aware(
     if !(c.bytes_per_token.is_finite() && c.bytes_per_token > 0.0) {
         problem("bytes_per_token", "must be a number > 0".into());
     }
-    if !(c.load_cost_bytes.is_finite() && c.load_cost_bytes >= 0.0) {
-        problem("load_cost_bytes", "must be a number >= 0".into());
+    for (field, value) in [
+        ("load_cost_bytes", c.load_cost_bytes),
+        ("load_cost_tokens", c.load_cost_tokens),
+        ("pending_prefill_weight", c.pending_prefill_weight),
+    ] {
+        if !(value.is_finite() && value >= 0.0) {
+            problem(field, "must be a number >= 0".into());
+        }
     }
     if !(c.balance_rel.is_finite() && c.balance_rel >= 1.0) {
         problem("balance_rel", "must be >= 1".into());

@@ -61,6 +61,9 @@ pub struct EndpointSnapshot {
     pub engine_queue_wait_us: Option<f32>,
     /// How many tokens the engine's KV cache holds, once a scrape has read it (vLLM).
     pub kv_cache_tokens: Option<u64>,
+    /// Prompt the engine is still to compute for this router's requests awaiting their first
+    /// byte, in the units of the pool's policy (0 where the policy predicts none).
+    pub pending_prefill: u64,
 }
 
 impl EndpointSnapshot {

@@ -4,7 +4,7 @@
 //! warning is logged when its running average drifts above the configured bound: a stale
 //! index, a wrong tokenizer or block size, or an engine evicting faster than expected.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,17 +24,27 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 pub struct CachePrediction {
     /// Leading prompt blocks the chosen endpoint was predicted to hold; `u32::MAX` for none.
     blocks: AtomicU32,
+    /// The prompt the chosen endpoint was predicted to compute (bytes or tokens, as the
+    /// policy keys prompts): its prefill work, counted on the endpoint until the first byte.
+    uncached: AtomicU64,
 }
 
 impl CachePrediction {
     pub fn new() -> Self {
         Self {
             blocks: AtomicU32::new(u32::MAX),
+            uncached: AtomicU64::new(0),
         }
     }
 
-    pub fn record(&self, blocks: u32) {
+    pub fn record(&self, blocks: u32, uncached: u64) {
         self.blocks.store(blocks, Ordering::Relaxed);
+        self.uncached.store(uncached, Ordering::Relaxed);
+    }
+
+    /// The uncached prompt of the last pick (0 before one).
+    pub fn uncached(&self) -> u64 {
+        self.uncached.load(Ordering::Relaxed)
     }
 
     pub fn blocks(&self) -> Option<u32> {

@@ -79,12 +79,16 @@ impl PrefixIndex {
     }
 
     /// An empty index that goes on from this one's placement clocks and cache sizes, so the
-    /// claims left in this one keep ageing against it (`match_lengths_aged_by`).
+    /// claims left in this one keep ageing against it (`match_lengths_aged_by`). Its table
+    /// grows as it fills instead of being allocated whole, as `new` does: a generation
+    /// starts on the request path.
     pub fn next_generation(&self, max_blocks: NonZeroUsize) -> Self {
+        let mut blocks = LruCache::unbounded_with_hasher(FxBuildHasher);
+        blocks.resize(max_blocks);
         Self {
+            blocks,
             clocks: self.clocks,
             capacity: self.capacity,
-            ..Self::new(max_blocks)
         }
     }
 
@@ -150,64 +154,56 @@ impl PrefixIndex {
 
     /// Records that `endpoint` now holds every block of `hashes`.
     pub fn insert(&mut self, hashes: &[u64], endpoint: usize) {
+        let mut cached = 0;
+        if self.capacity.get(endpoint).is_some_and(|&c| c != UNBOUNDED) {
+            let mut matched = [0u32; MAX_ENDPOINTS];
+            self.match_lengths(hashes, &mut matched[..=endpoint]);
+            cached = matched[endpoint] as usize;
+        }
+        self.insert_after_match(hashes, endpoint, cached);
+    }
+
+    /// `insert` when the caller knows how many leading blocks `endpoint` still holds
+    /// (`cached`, from a match just made): those are looked up in its cache and keep their
+    /// slots, the rest are computed, each taking a new slot (which ages every other claim by
+    /// one), as in the engine. (A lookup also pushes back the blocks used after it; the model
+    /// leaves that out, so it errs towards "still cached" for those.)
+    pub fn insert_after_match(&mut self, hashes: &[u64], endpoint: usize, cached: usize) {
         let Ok(tag) = u8::try_from(endpoint) else {
             return;
         };
         if endpoint >= MAX_ENDPOINTS {
             return;
         }
-        // As in the engine: the blocks it still holds are looked up first, then the rest
-        // are computed, each taking a new slot in its cache (which ages every other claim
-        // by one). Only new slots advance the clock: refreshing a cached block evicts
-        // nothing. (A refresh does push back the blocks used after it; the model leaves
-        // that out, so it errs towards "still cached" for those.)
         let start = self.clocks[endpoint];
-        let capacity = self.capacity[endpoint];
-        if capacity == UNBOUNDED {
-            // Nothing ages: one pass, counting only the new claims on the clock.
-            let mut clock = start;
-            for hash in hashes.iter().rev() {
-                let claims = self.blocks.get_or_insert_mut(*hash, SmallVec::new);
-                match claims.iter_mut().find(|c| c.endpoint == tag) {
-                    Some(claim) => claim.at = clock,
-                    None => {
-                        clock = clock.wrapping_add(1);
-                        claims.push(Claim {
-                            endpoint: tag,
-                            at: clock,
-                        });
-                    }
-                }
-            }
-            self.clocks[endpoint] = clock;
-            return;
-        }
-        let live_at_start = |claims: &[Claim]| {
-            claims
-                .iter()
-                .any(|c| c.endpoint == tag && start.wrapping_sub(c.at) < capacity)
-        };
-        let misses = hashes
-            .iter()
-            .filter(|h| !self.blocks.peek(*h).is_some_and(|c| live_at_start(c)))
-            .count() as u32;
-        let end = start.wrapping_add(misses);
+        let bounded = self.capacity[endpoint] != UNBOUNDED;
+        let cached = cached.min(hashes.len());
+        // Without a cache size nothing ages, and a new claim is what takes a slot.
         let mut clock = start;
+        let end = start.wrapping_add((hashes.len() - cached) as u32);
         // Tail first, so the head of the prefix ends up the most recent, as in the engine.
-        for hash in hashes.iter().rev() {
+        for (depth, hash) in hashes.iter().enumerate().rev() {
             let claims = self.blocks.get_or_insert_mut(*hash, SmallVec::new);
-            let at = if live_at_start(claims) {
+            let mine = claims.iter_mut().find(|c| c.endpoint == tag);
+            let refreshed = if bounded {
+                depth < cached
+            } else {
+                mine.is_some()
+            };
+            let at = if refreshed && bounded {
                 end
+            } else if refreshed {
+                clock
             } else {
                 clock = clock.wrapping_add(1);
                 clock
             };
-            match claims.iter_mut().find(|c| c.endpoint == tag) {
+            match mine {
                 Some(claim) => claim.at = at,
                 None => claims.push(Claim { endpoint: tag, at }),
             }
         }
-        self.clocks[endpoint] = end;
+        self.clocks[endpoint] = if bounded { end } else { clock };
     }
 
     /// Forgets everything `endpoint` held (it left the pool or its cache was cleared).
@@ -260,6 +256,31 @@ mod tests {
         assert_eq!(matched, [2, 0]);
         idx.match_lengths(&[5, 6], &mut matched);
         assert_eq!(matched, [0, 2]);
+    }
+
+    #[test]
+    fn blocks_the_caller_matched_take_no_new_slot() {
+        let mut told = index(100);
+        let mut guessed = index(100);
+        for idx in [&mut told, &mut guessed] {
+            idx.set_capacity(0, Some(2));
+        }
+        // The engine reported blocks 1 and 2 (say, through its events): only 3 is computed.
+        told.insert_after_match(&[1, 2, 3], 0, 2);
+        // Not told, the index takes all three for new slots.
+        guessed.insert(&[1, 2, 3], 0);
+        let mut matched = [0u32; 1];
+        for idx in [&mut told, &mut guessed] {
+            idx.insert(&[7], 0);
+        }
+        told.match_lengths(&[1, 2, 3], &mut matched);
+        assert_eq!(matched, [3], "two slots taken since: block 3 and block 7");
+        guessed.match_lengths(&[1, 2, 3], &mut matched);
+        assert_eq!(
+            matched,
+            [1],
+            "four slots taken since block 3, three since block 2"
+        );
     }
 
     #[test]

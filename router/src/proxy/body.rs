@@ -163,6 +163,9 @@ impl Body for ProxyBody {
                 }
                 if !this.first_byte_seen && frame.is_data() {
                     this.first_byte_seen = true;
+                    if let Some(guard) = this.guard.as_mut() {
+                        guard.first_byte();
+                    }
                     this.route
                         .time_to_first_byte
                         .record(this.received_at.elapsed().as_secs_f64());

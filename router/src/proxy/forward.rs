@@ -138,7 +138,9 @@ pub async fn forward(
         if remaining.is_zero() {
             break;
         }
-        let guard = endpoint.acquire();
+        // The policy's pick just recorded what this endpoint has to compute (0 if it keys no
+        // prompts): pending there until the first byte.
+        let guard = endpoint.acquire_with_prefill(prediction.uncached());
         let (path, body) = match endpoint.served_name(&route.name, route.served_name.as_deref()) {
             Some(served) if served != &*route.name => renamed(&request, served),
             _ => (Cow::Borrowed(request.path_and_query), request.body.clone()),
