@@ -178,21 +178,18 @@ impl PrefixIndex {
         let start = self.clocks[endpoint];
         let bounded = self.capacity[endpoint] != UNBOUNDED;
         let cached = cached.min(hashes.len());
-        // Without a cache size nothing ages, and a new claim is what takes a slot.
-        let mut clock = start;
+        // Looked-up blocks are stamped with the clock after this prompt's new slots: the
+        // engine touches them as it computes the rest.
         let end = start.wrapping_add((hashes.len() - cached) as u32);
+        let mut clock = start;
         // Tail first, so the head of the prefix ends up the most recent, as in the engine.
         for (depth, hash) in hashes.iter().enumerate().rev() {
             let claims = self.blocks.get_or_insert_mut(*hash, SmallVec::new);
             let mine = claims.iter_mut().find(|c| c.endpoint == tag);
-            let refreshed = if bounded {
-                depth < cached
-            } else {
-                mine.is_some()
-            };
-            let at = if refreshed && bounded {
+            let at = if bounded && depth < cached {
                 end
-            } else if refreshed {
+            } else if !bounded && mine.is_some() {
+                // Without a cache size nothing ages; only a new claim counts on the clock.
                 clock
             } else {
                 clock = clock.wrapping_add(1);
@@ -203,7 +200,8 @@ impl PrefixIndex {
                 None => claims.push(Claim { endpoint: tag, at }),
             }
         }
-        self.clocks[endpoint] = if bounded { end } else { clock };
+        // Bounded, `clock` has reached `end`.
+        self.clocks[endpoint] = clock;
     }
 
     /// Forgets everything `endpoint` held (it left the pool or its cache was cleared).
