@@ -157,8 +157,9 @@ impl CacheAware {
 }
 
 /// Frees a bridge generation that has served its time. A busy router's generation holds up to
-/// `max_blocks` entries, each freed on its own: on a thread of its own that takes no decision
-/// (nor the lock every decision waits on) with it.
+/// `max_blocks` entries, each freed on its own, so a large one goes to a thread of its own
+/// rather than holding up a decision (and the lock every decision waits on); a small one is
+/// freed here, which costs less than starting a thread.
 fn retire(generation: Option<PrefixIndex>) {
     const FREE_INLINE_BELOW: usize = 65_536;
     let Some(generation) = generation.filter(|g| g.len() >= FREE_INLINE_BELOW) else {
