@@ -357,6 +357,11 @@ pub struct CacheAwareConfig {
     pub kv_usage_high: f32,
     pub fair_share_slack: f64,
     pub recent_half_life: f64,
+    /// Charge the recent-share term to endpoints that hold the prefix too, not only to those
+    /// that would compute it anew: a group held by several endpoints then goes to the one
+    /// with the least recent traffic, and a busy home hands requests to an idle one when
+    /// the share gap outweighs the prompt it would compute.
+    pub balance_holders: bool,
     /// With `index: events`, how long the router's own recent decisions count as cached
     /// before the engine's events confirm them (prefill and the event's trip take this long).
     #[serde(with = "humantime_serde")]
@@ -384,6 +389,7 @@ impl Default for CacheAwareConfig {
             kv_usage_high: 0.9,
             fair_share_slack: 0.2,
             recent_half_life: 256.0,
+            balance_holders: false,
             bridge_ttl: Duration::from_secs(2),
             audit_warn_error: 0.25,
         }

@@ -264,7 +264,7 @@ impl Policy for CacheAware {
                 Some(usage) if usage > c.kv_usage_high => 2.0,
                 _ => 0.0,
             };
-            let share_excess = if matched[i] == 0 && remembered[i] == 0 {
+            let share_excess = if c.balance_holders || (matched[i] == 0 && remembered[i] == 0) {
                 state.recent[i] - least_recent
             } else {
                 0.0

@@ -120,6 +120,30 @@ fn prefill_queued_on_the_home_can_outweigh_its_cache() {
 }
 
 #[test]
+fn balancing_holders_sends_a_shared_group_to_the_quieter_holder() {
+    use super::super::test_support::down;
+    let p = CacheAware::new(
+        CacheAwareConfig {
+            block_bytes: 4,
+            balance_holders: true,
+            ..CacheAwareConfig::default()
+        },
+        None,
+        None,
+    );
+    let shared: &[u64] = &[1, 2, 3];
+    // Both endpoints come to hold the group; endpoint 0 then takes five other groups.
+    assert_eq!(p.pick(&request(shared), &[up(0), down()]), Some(0));
+    assert_eq!(p.pick(&request(shared), &[down(), up(0)]), Some(1));
+    for g in 0..5u64 {
+        assert_eq!(p.pick(&request(&[100 + g]), &[up(0), down()]), Some(0));
+    }
+    for _ in 0..3 {
+        assert_eq!(p.pick(&request(shared), &[up(0), up(0)]), Some(1));
+    }
+}
+
+#[test]
 fn new_prefixes_spread_by_load() {
     let p = policy();
     let eps = [up(3), up(0), up(2)];
