@@ -360,7 +360,8 @@ pub struct CacheAwareConfig {
     /// Charge the recent-share term to endpoints that hold the prefix too, not only to those
     /// that would compute it anew: a group held by several endpoints then goes to the one
     /// with the least recent traffic, and a busy home hands requests to an idle one when
-    /// the share gap outweighs the prompt it would compute.
+    /// the share gap outweighs the prompt it would compute. Each router replica counts only
+    /// its own traffic, so replicas may then split a group between its holders.
     pub balance_holders: bool,
     /// With `index: events`, how long the router's own recent decisions count as cached
     /// before the engine's events confirm them (prefill and the event's trip take this long).
