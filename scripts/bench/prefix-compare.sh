@@ -176,7 +176,10 @@ variant_extra() { # system -> its variant's cache_aware settings (approximate+NA
     local setting settings
     IFS=, read -ra settings <<<"${VARIANTS[${1#*+}]}"
     printf '\n'
-    for setting in "${settings[@]}"; do printf '      %s\n' "$(echo "$setting" | xargs)"; done
+    for setting in "${settings[@]}"; do
+        setting=${setting#"${setting%%[![:space:]]*}"} # leading blanks off; quotes kept
+        printf '      %s\n' "$setting"
+    done
 }
 
 start_system() { # system, port -> sets TARGET_URL and PIN

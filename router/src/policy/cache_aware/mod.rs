@@ -237,7 +237,8 @@ impl Policy for CacheAware {
         // an endpoint that would have to compute the prefix anew also pays for its recent
         // share above the smallest one (one decision weighs as one queued request), so new
         // groups and spills go where traffic is lightest. That term is never negative, so it
-        // does not pull requests away from where their prefix is cached.
+        // does not pull requests away from where their prefix is cached, unless
+        // `balance_holders` charges it to the holders too.
         let cold = matched[..n].iter().all(|&m| m == 0);
         let mut remembered = [0u32; MAX_ENDPOINTS];
         if cold && !request.prefix_blocks.is_empty() {
