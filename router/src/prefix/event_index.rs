@@ -5,7 +5,7 @@
 //! be reproduced. Memory follows the engines' caches (what they evict is removed here), with
 //! `max_blocks` as a backstop.
 
-use std::sync::{PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use rustc_hash::FxHashMap;
 use switchyard_backends::kv_events::KvEvent;
@@ -31,6 +31,16 @@ struct EndpointBlocks {
     by_engine_hash: FxHashMap<u64, u64>,
     /// How many engine blocks carry each key (the same tokens can be stored twice).
     count: FxHashMap<u64, u32>,
+}
+
+/// See [`KvEventIndex::holders`].
+pub struct EventHolders<'a>(RwLockReadGuard<'a, Inner>);
+
+impl EventHolders<'_> {
+    /// The endpoints holding the block `key` (bit `e` for endpoint `e`).
+    pub fn get(&self, key: &u64) -> u128 {
+        self.0.holders.get(key).copied().unwrap_or(0)
+    }
 }
 
 /// What applying a batch did, for metrics.
@@ -95,6 +105,12 @@ impl KvEventIndex {
         match_leading(keys, matched, |key| inner.holders.get(key).copied());
     }
 
+    /// A read view of who holds which block, for a walk over a prompt (writers wait while it
+    /// lives).
+    pub fn holders(&self) -> EventHolders<'_> {
+        EventHolders(self.read())
+    }
+
     /// Applies one endpoint's events, in order.
     pub fn apply(&self, endpoint: usize, events: &[KvEvent]) -> Applied {
         let mut applied = Applied::default();
@@ -153,7 +169,7 @@ impl KvEventIndex {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -79,7 +79,7 @@ impl PrefixIndex {
     }
 
     /// An empty index that goes on from this one's placement clocks and cache sizes, so the
-    /// claims left in this one keep ageing against it (`match_lengths_aged_by`). Its table
+    /// claims left in this one keep ageing against it (`live_holders_aged_by`). Its table
     /// grows as it fills instead of being allocated whole, as `new` does: a generation
     /// starts on the request path.
     pub fn next_generation(&self, max_blocks: NonZeroUsize) -> Self {
@@ -128,20 +128,18 @@ impl PrefixIndex {
     /// as the router can tell (claims not aged out), into `matched` (one slot per endpoint).
     /// Reading does not refresh recency.
     pub fn match_lengths(&self, hashes: &[u64], matched: &mut [u32]) {
-        self.match_lengths_aged_by(self, hashes, matched);
+        match_leading(hashes, matched, |hash| {
+            self.blocks.peek(hash).map(|c| self.live_holders(c))
+        });
     }
 
-    /// `match_lengths` for an earlier generation, its claims aged by the placements counted
-    /// in `current` (made by `next_generation` from this one, or from its successors).
-    pub fn match_lengths_aged_by(
-        &self,
-        current: &PrefixIndex,
-        hashes: &[u64],
-        matched: &mut [u32],
-    ) {
-        match_leading(hashes, matched, |hash| {
-            self.blocks.peek(hash).map(|c| current.live_holders(c))
-        });
+    /// The endpoints whose claim on `hash` has not aged out by the placements counted in
+    /// `current`: this index itself, or a later generation made by `next_generation` from
+    /// it (or from its successors).
+    pub fn live_holders_aged_by(&self, current: &PrefixIndex, hash: &u64) -> u128 {
+        self.blocks
+            .peek(hash)
+            .map_or(0, |claims| current.live_holders(claims))
     }
 
     /// Like `match_lengths`, but counting aged-out claims too: where each prefix was sent,
@@ -287,16 +285,18 @@ mod tests {
         old.set_capacity(0, Some(2));
         old.insert(&[1], 0);
         let mut next = old.next_generation(NonZeroUsize::new(100).unwrap());
-        let mut matched = [0u32; 1];
-        old.match_lengths_aged_by(&next, &[1], &mut matched);
-        assert_eq!(matched, [1], "nothing placed since");
-        next.insert(&[2, 3], 0);
-        old.match_lengths_aged_by(&next, &[1], &mut matched);
         assert_eq!(
-            matched,
-            [0],
+            old.live_holders_aged_by(&next, &1),
+            1,
+            "nothing placed since"
+        );
+        next.insert(&[2, 3], 0);
+        assert_eq!(
+            old.live_holders_aged_by(&next, &1),
+            0,
             "two newer blocks filled the engine's two slots"
         );
+        let mut matched = [0u32; 1];
         old.match_lengths(&[1], &mut matched);
         assert_eq!(
             matched,

@@ -12,9 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use smallvec::SmallVec;
+
 use super::{EndpointSnapshot, EndpointSnapshots, Policy, RequestFeatures};
 use crate::config::CacheAwareConfig;
-use crate::prefix::{KvEventIndex, MAX_ENDPOINTS, PrefixIndex, PromptKeying};
+use crate::prefix::{
+    KvEventIndex, MAX_ENDPOINTS, PrefixIndex, PromptKeying, match_confirmed_or_bridged,
+};
 
 pub struct CacheAware {
     config: CacheAwareConfig,
@@ -139,20 +143,22 @@ impl CacheAware {
     }
 
     /// For each endpoint, the leading prompt blocks it is expected to hold.
-    fn match_lengths(&self, state: &mut State, blocks: &[u64], matched: &mut [u32]) {
+    fn match_lengths(&self, state: &State, blocks: &[u64], matched: &mut [u32]) {
         let Some(events) = &self.events else {
             state.index.match_lengths(blocks, matched);
             return;
         };
-        events.match_lengths(blocks, matched);
-        let mut bridged = [0u32; MAX_ENDPOINTS];
-        let n = matched.len();
-        state.index.match_lengths(blocks, &mut bridged[..n]);
-        merge_max(matched, &bridged[..n]);
-        if let Some(previous) = &state.previous {
-            previous.match_lengths_aged_by(&state.index, blocks, &mut bridged[..n]);
-            merge_max(matched, &bridged[..n]);
-        }
+        let events = events.holders();
+        let (bridge, previous) = (&state.index, state.previous.as_ref());
+        match_confirmed_or_bridged(
+            blocks,
+            |hash| events.get(hash),
+            |hash| {
+                bridge.live_holders_aged_by(bridge, hash)
+                    | previous.map_or(0, |p| p.live_holders_aged_by(bridge, hash))
+            },
+            matched,
+        );
     }
 }
 
@@ -171,12 +177,6 @@ fn retire(generation: Option<PrefixIndex>) {
         .spawn(move || drop(generation));
 }
 
-fn merge_max(matched: &mut [u32], other: &[u32]) {
-    for (m, o) in matched.iter_mut().zip(other) {
-        *m = (*m).max(*o);
-    }
-}
-
 impl Policy for CacheAware {
     fn name(&self) -> &'static str {
         "cache_aware"
@@ -192,12 +192,11 @@ impl Policy for CacheAware {
         endpoints: &dyn EndpointSnapshots,
     ) -> Option<usize> {
         let n = endpoints.len().min(MAX_ENDPOINTS);
-        // Read each endpoint once, on the stack: this runs for every request.
-        let mut snapshots = [EndpointSnapshot::default(); MAX_ENDPOINTS];
-        for (i, slot) in snapshots[..n].iter_mut().enumerate() {
-            *slot = endpoints.get(i);
-        }
-        let snapshots = &snapshots[..n];
+        // Read each endpoint once, on the stack up to 64 (not zeroed first: this runs for
+        // every request).
+        let snapshots: SmallVec<[EndpointSnapshot; 64]> =
+            (0..n).map(|i| endpoints.get(i)).collect();
+        let snapshots = &snapshots[..];
         let min_load = snapshots
             .iter()
             .filter(|s| s.available)
@@ -218,7 +217,7 @@ impl Policy for CacheAware {
         if !request.prefix_blocks.is_empty() {
             // Sizes matter only to prompts: the index is read and written for them alone.
             self.size_caches(&mut state, snapshots, request.prefix_blocks.len());
-            self.match_lengths(&mut state, request.prefix_blocks, &mut matched[..n]);
+            self.match_lengths(&state, request.prefix_blocks, &mut matched[..n]);
         }
         // Fair share among the endpoints the load guard lets through: the one of them with the
         // smallest recent share is at most their mean, so some endpoint always passes both.
@@ -315,7 +314,8 @@ impl Policy for CacheAware {
         );
         if !request.prefix_blocks.is_empty() {
             // The match just made says which leading blocks the engine looks up rather than
-            // computes.
+            // computes. (In events mode the bridge takes them all, those the events confirm
+            // too: an eviction reported after this decision is undone by its prefill.)
             let cached = matched[chosen] as usize;
             state
                 .index
