@@ -85,16 +85,20 @@ fn a_spilled_request_goes_where_the_recent_share_is_smallest() {
 
 #[test]
 fn prefill_queued_on_the_home_can_outweigh_its_cache() {
-    let weighted = CacheAware::new(
-        CacheAwareConfig {
-            block_bytes: 4,
-            pending_prefill_weight: 1.0,
-            ..CacheAwareConfig::default()
-        },
-        None,
-        None,
-    );
-    for p in [policy(), weighted] {
+    // Without the share term, which on a prompt this short would move it by itself.
+    let with_weight = |weight| {
+        CacheAware::new(
+            CacheAwareConfig {
+                block_bytes: 4,
+                pending_prefill_weight: weight,
+                balance_holders: false,
+                ..CacheAwareConfig::default()
+            },
+            None,
+            None,
+        )
+    };
+    for p in [with_weight(0.0), with_weight(1.0)] {
         let blocks = [1, 2, 3];
         // A prompt of 3 x 4 bytes, all of it cached on its home once sent there.
         let req = RequestFeatures {
@@ -205,15 +209,16 @@ fn event_mode_follows_the_engines_and_bridges_fresh_decisions() {
         block_tokens: 2,
     };
     let p = CacheAware::new(config, Some(keying), Some(Arc::clone(&events)));
-    let tokens = [1u32, 2, 3, 4, 5, 6];
+    // 40 tokens: a prefix worth more than one decision's share (`load_cost_tokens`, 16).
+    let tokens: Vec<u32> = (1..=40).collect();
     let keys = token_block_keys(&tokens, 2);
     // Endpoint 1's engine reports the prompt's blocks: the request goes there.
     events.apply(
         1,
         &[KvEvent::BlockStored {
-            block_hashes: vec![10, 11, 12],
+            block_hashes: (10..30).collect(),
             parent_block_hash: None,
-            token_ids: tokens.to_vec(),
+            token_ids: tokens.clone(),
             block_size: 2,
             lora_id: None,
             medium: None,
@@ -222,13 +227,13 @@ fn event_mode_follows_the_engines_and_bridges_fresh_decisions() {
     let prediction = CachePrediction::new();
     let features = RequestFeatures {
         prefix_blocks: &keys,
-        prompt_len: 6,
+        prompt_len: 40,
         prediction: Some(&prediction),
         ..features()
     };
     let eps = [up(0), up(0)];
     assert_eq!(p.pick(&features, &eps), Some(1));
-    assert_eq!(prediction.blocks(), Some(3));
+    assert_eq!(prediction.blocks(), Some(20));
     // The engine evicts them: within the bridge the decision still counts...
     events.apply(1, &[KvEvent::AllBlocksCleared]);
     assert_eq!(p.pick(&features, &eps), Some(1));
