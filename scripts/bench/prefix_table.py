@@ -79,20 +79,27 @@ for r in rows:
     print(f"| {r['system']} | {r['hit']:.3f} ({lo:.2f}-{hi:.2f}) | {vo} | {r['mean']:.1f} | {vs} | {r['pooled']:.1f} | {vp} | {r['p50']:.1f} | {r['p99']:.1f} | "
           f"{r['rps']:.1f} | {r['ratio']:.2f} | {r['over']:+.0%} | {r['failed']} |")
 
-# A chart beside the table: hit rate and request balance per system, as plain SVG.
+# A chart beside the table, as plain SVG: per system, the hit rate, the request balance and
+# the mean TTFT over all rounds (scaled to the slowest system's).
 width, bar_h, gap, left = 640, 16, 10, 150
-height = 40 + len(rows) * (2 * bar_h + gap)
+height = 56 + len(rows) * (3 * bar_h + gap)
+slowest = max((r["pooled"] for r in rows), default=1.0) or 1.0
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
-       '<text x="10" y="18">median engine prefix-cache hit rate (blue, 0-1), max/min requests per engine (orange, 1-3)</text>']
+       '<rect width="100%" height="100%" fill="white"/>',
+       '<text x="10" y="18">engine prefix-cache hit rate (blue, 0-1, median round), max/min requests</text>',
+       '<text x="10" y="34">per engine (orange, 1-3), mean TTFT over all rounds (green, ms)</text>']
 for k, r in enumerate(rows):
-    y = 34 + k * (2 * bar_h + gap)
-    span = width - left - 60
+    y = 50 + k * (3 * bar_h + gap)
+    span = width - left - 70
     hit_w = 0 if r["hit"] != r["hit"] else r["hit"] * span
     ratio_w = max(min(max(r["ratio"] - 1, 0) / 2, 1) * span, 1)
-    svg.append(f'<text x="10" y="{y + bar_h + 4}">{r["system"]}</text>')
-    svg.append(f'<rect x="{left}" y="{y}" width="{hit_w:.1f}" height="{bar_h - 2}" fill="#3b7dd8"/>')
-    svg.append(f'<text x="{left + hit_w + 4:.1f}" y="{y + bar_h - 4}">{r["hit"]:.2f}</text>')
-    svg.append(f'<rect x="{left}" y="{y + bar_h}" width="{ratio_w:.1f}" height="{bar_h - 2}" fill="#e08a2c"/>')
-    svg.append(f'<text x="{left + ratio_w + 4:.1f}" y="{y + 2 * bar_h - 4}">{r["ratio"]:.2f}</text>')
+    ttft_w = max(r["pooled"] / slowest * span, 1)
+    bars = [(hit_w, "#3b7dd8", f'{r["hit"]:.2f}'), (ratio_w, "#e08a2c", f'{r["ratio"]:.2f}'),
+            (ttft_w, "#3a9a4a", f'{r["pooled"]:.0f}')]
+    svg.append(f'<text x="10" y="{y + 2 * bar_h - 4}">{r["system"]}</text>')
+    for b, (w, colour, label) in enumerate(bars):
+        top = y + b * bar_h
+        svg.append(f'<rect x="{left}" y="{top}" width="{w:.1f}" height="{bar_h - 2}" fill="{colour}"/>')
+        svg.append(f'<text x="{left + w + 4:.1f}" y="{top + bar_h - 4}">{label}</text>')
 svg.append("</svg>")
 (out / "chart.svg").write_text("\n".join(svg))

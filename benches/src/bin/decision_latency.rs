@@ -1,6 +1,7 @@
 //! Per-decision latency of `cache_aware` at 64 endpoints with 100k indexed blocks, as a
 //! distribution (criterion reports means): each decision is timed on its own and recorded in
-//! an HDR histogram. The clock read costs a few tens of nanoseconds, included.
+//! an HDR histogram. The clock read costs a few tens of nanoseconds, included; the first
+//! line times no decision at all, the floor this machine's noise sets.
 //!
 //!     cargo run --release -p switchyard-benches --bin decision-latency [-- DECISIONS]
 
@@ -15,18 +16,25 @@ use switchyard_benches::{
 };
 
 fn measure(name: &str, fixture: &CacheAwareFixture, view: &[EndpointSnapshot], decisions: usize) {
-    let Ok(mut histogram) = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3) else {
-        return;
-    };
-    for round in 0..decisions {
+    record(name, decisions, |round| {
         let (keys, len) = &fixture.prompts[(round * 7) % fixture.prompts.len()];
         let request = RequestFeatures {
             prefix_blocks: keys,
             prompt_len: *len,
             ..features()
         };
-        let started = Instant::now();
         black_box(fixture.policy.pick(&request, black_box(&view)));
+    });
+}
+
+/// Times `decide(round)` once per round into a histogram and prints its quantiles.
+fn record(name: &str, decisions: usize, mut decide: impl FnMut(usize)) {
+    let Ok(mut histogram) = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3) else {
+        return;
+    };
+    for round in 0..decisions {
+        let started = Instant::now();
+        decide(round);
         let _ = histogram.record(started.elapsed().as_nanos() as u64);
     }
     let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
@@ -44,6 +52,14 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(200_000);
+    // The floor: the clock reads and whatever the machine interrupts them with.
+    record(
+        "no decision (timer and machine noise)",
+        decisions,
+        |round| {
+            black_box(round);
+        },
+    );
     let snaps = snapshots(64);
     let view: &[EndpointSnapshot] = &snaps;
     measure(
