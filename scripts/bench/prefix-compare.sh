@@ -233,6 +233,12 @@ if [[ -n $RATE ]]; then LOAD=(--rate "$RATE"); else LOAD=(--concurrency "$CONCUR
 scrapes=()
 for i in "${!URLS[@]}"; do scrapes+=(--scrape "e$i=${URLS[$i]}/metrics"); done
 ((FIRST_ROUND == 1)) && rm -f "$OUT"/*.json
+# One unrecorded pass straight to the engines first, so no system measures the engines'
+# first requests (the caches are reset before each system anyway).
+"$BIN" bench --url "$(IFS=,; echo "${URLS[*]}")" --pin-prefixes --model "$MODEL" --no-progress \
+    --seed 1 --workload shared-prefix --groups "$GROUP_COUNT" --users "$USERS" \
+    --prefix-len "$PREFIX_LEN" --suffix-len "$SUFFIX_LEN" --output-len "$OUTPUT_LEN" \
+    --concurrency 2 --requests 16 --warmup-requests 0 --out "$TMP/warmup.json" >/dev/null
 for round in $(seq "$FIRST_ROUND" $((FIRST_ROUND + REPEAT - 1))); do
 for system in $SYSTEMS; do
     for u in "${URLS[@]}"; do curl -sf -X POST "$u/reset_prefix_cache" -o /dev/null; done
