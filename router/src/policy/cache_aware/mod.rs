@@ -235,9 +235,9 @@ impl Policy for CacheAware {
         // group, and a request its holders cannot take (the guards) spills over; either way
         // an endpoint that would have to compute the prefix anew also pays for its recent
         // share above the smallest one (one decision weighs as one queued request), so new
-        // groups and spills go where traffic is lightest. That term is never negative, so it
-        // does not pull requests away from where their prefix is cached, unless
-        // `balance_holders` charges it to the holders too.
+        // groups and spills go where traffic is lightest. With `balance_holders` (the
+        // default) holders pay it too, so a group two endpoints hold goes to the quieter;
+        // without, the term never pulls a request away from where its prefix is cached.
         let cold = matched[..n].iter().all(|&m| m == 0);
         let mut remembered = [0u32; MAX_ENDPOINTS];
         if cold && !request.prefix_blocks.is_empty() {
