@@ -236,9 +236,14 @@ impl Policy for CacheAware {
         // an endpoint that would have to compute the prefix anew also pays for its recent
         // share above the smallest one (one decision weighs as one queued request), so new
         // groups and spills go where traffic is lightest. With `balance_holders` (the
-        // default) holders pay it too, so a group two endpoints hold goes to the quieter;
-        // without, the term never pulls a request away from where its prefix is cached.
+        // default), where two or more endpoints hold the prefix they all pay it, so the
+        // group goes to the quieter; a sole holder never does, so the term never pulls a
+        // request away from the only cache that holds its prefix.
         let cold = matched[..n].iter().all(|&m| m == 0);
+        let holders = (0..n)
+            .filter(|&i| snapshots[i].available && matched[i] > 0)
+            .count();
+        let charge_holders = c.balance_holders && holders >= 2;
         let mut remembered = [0u32; MAX_ENDPOINTS];
         if cold && !request.prefix_blocks.is_empty() {
             self.remembered_lengths(&state, request.prefix_blocks, &mut remembered[..n]);
@@ -264,7 +269,7 @@ impl Policy for CacheAware {
                 Some(usage) if usage > c.kv_usage_high => 2.0,
                 _ => 0.0,
             };
-            let share_excess = if c.balance_holders || (matched[i] == 0 && remembered[i] == 0) {
+            let share_excess = if charge_holders || (matched[i] == 0 && remembered[i] == 0) {
                 state.recent[i] - least_recent
             } else {
                 0.0

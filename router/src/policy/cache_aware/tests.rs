@@ -376,3 +376,22 @@ fn requests_without_a_prompt_fall_back_to_least_load() {
     let eps = [up(2), up(1), up(3)];
     assert_eq!(p.pick(&features(), &eps), Some(1));
 }
+
+#[test]
+fn a_sole_holder_keeps_its_group_whatever_its_recent_share() {
+    use super::super::test_support::down;
+    // Defaults: `balance_holders` on.
+    let p = policy();
+    let group: &[u64] = &[1, 2, 3];
+    // Short prompt: one decision's share (64 bytes) outweighs its 12 cached bytes, so only
+    // the rule itself keeps it home. Endpoint 0 holds it and takes another group (two
+    // decisions to none: under the fair-share guard's cap, over the share term's price).
+    let short = RequestFeatures {
+        prefix_blocks: group,
+        prompt_len: 12,
+        ..features()
+    };
+    assert_eq!(p.pick(&short, &[up(0), down()]), Some(0));
+    assert_eq!(p.pick(&request(&[100]), &[up(0), down()]), Some(0));
+    assert_eq!(p.pick(&short, &[up(0), up(0)]), Some(0));
+}
