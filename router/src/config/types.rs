@@ -301,11 +301,12 @@ pub struct PoolConfig {
 /// waiting queue, and `kv_penalty` is 2 when the engine's KV-cache usage is above
 /// `kv_usage_high`. `pending_prefill` is the uncached prompt of the requests this router sent
 /// `e` that have not had their first byte yet (the prefill work queued ahead of this one).
-/// `share_excess` is `e`'s recent share of decisions (below) less the smallest candidate's:
-/// a group never seen, or a request its holders' guards turn away, goes where traffic is
-/// lightest, and a group several endpoints hold goes to the one with the least recent
-/// traffic. With `balance_holders: false` it is counted only where `e` neither holds nor
-/// remembers the prefix, so no endpoint is ever drawn away from a cached prefix by it. Two
+/// `share_excess` is `e`'s recent share of decisions (below) less the smallest candidate's,
+/// counted where `e` neither holds nor remembers the prefix (a group never seen, or a
+/// request its holders' guards turn away, goes where traffic is lightest), and with
+/// `balance_holders` also on every holder of a prefix that two or more endpoints hold (the
+/// group goes to the one with the least recent traffic). A sole holder never pays it, so no
+/// request is drawn away from the only cache holding its prefix by it. Two
 /// guards keep the policy from making hot spots; an endpoint is a candidate only when
 /// - its load is at most `max(min_load + balance_abs, min_load * balance_rel)`, and
 /// - its share of recent decisions (decayed with a half-life of `recent_half_life`
@@ -358,13 +359,12 @@ pub struct CacheAwareConfig {
     pub kv_usage_high: f32,
     pub fair_share_slack: f64,
     pub recent_half_life: f64,
-    /// Charge the recent-share term to endpoints that hold the prefix too, not only to those
-    /// that would compute it anew: a group held by several endpoints then goes to the one
-    /// with the least recent traffic, and a busy home hands requests to an idle one when
-    /// the share gap outweighs the prompt it would compute. Each router replica counts only
-    /// its own traffic, so replicas may then split a group between its holders (a group
-    /// held by one endpoint still goes there from every replica while the guards allow);
-    /// `false` charges the term only where the prefix would be computed anew.
+    /// Where two or more endpoints hold a prefix, charge the recent-share term to them too,
+    /// not only to those that would compute it anew: such a group goes to the holder with
+    /// the least recent traffic. Each router replica counts only its own traffic, so
+    /// replicas may then split such a group between its holders (a group held by one
+    /// endpoint still goes there from every replica while the guards allow); `false`
+    /// charges the term only where the prefix would be computed anew.
     pub balance_holders: bool,
     /// With `index: events`, how long the router's own recent decisions count as cached
     /// before the engine's events confirm them (prefill and the event's trip take this long).
