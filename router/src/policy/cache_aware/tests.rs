@@ -85,7 +85,7 @@ fn a_spilled_request_goes_where_the_recent_share_is_smallest() {
 
 #[test]
 fn prefill_queued_on_the_home_can_outweigh_its_cache() {
-    // Without the share term, which on a prompt this short would move it by itself.
+    // `balance_holders` off, so that only the pending prefill can move the request.
     let with_weight = |weight| {
         CacheAware::new(
             CacheAwareConfig {
@@ -209,7 +209,8 @@ fn event_mode_follows_the_engines_and_bridges_fresh_decisions() {
         block_tokens: 2,
     };
     let p = CacheAware::new(config, Some(keying), Some(Arc::clone(&events)));
-    // 40 tokens: a prefix worth more than one decision's share (`load_cost_tokens`, 16).
+    // 40 tokens: a prefix worth more than one decision's share (`load_cost_tokens`, 16), so
+    // the cache decides whatever the share term does.
     let tokens: Vec<u32> = (1..=40).collect();
     let keys = token_block_keys(&tokens, 2);
     // Endpoint 1's engine reports the prompt's blocks: the request goes there.
